@@ -1,0 +1,105 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+
+use crate::{Contact, LookupError, Query, Region};
+
+/// A source the gateway looks callers up in.
+///
+/// The gateway calls [`Adapter::find`] once per lookup that is not answered
+/// from its cache, already bounded by the source's timeout and the request's
+/// deadline, so an adapter needs no timer of its own. It may be called
+/// concurrently from many tasks.
+#[async_trait]
+pub trait Adapter: Send + Sync {
+    /// The source's name from the config file, used in logs and traces.
+    fn name(&self) -> &str;
+
+    /// Runs once when the gateway starts serving, before the first lookup:
+    /// fetch a token, warm a connection. The default does nothing. An error
+    /// is logged and the gateway serves anyway, so `find` must cope with a
+    /// start-up that failed.
+    async fn start(&self) -> Result<(), LookupError> {
+        Ok(())
+    }
+
+    /// Searches the source for the caller's number and returns every record
+    /// the search produced, or an empty list when there is none.
+    ///
+    /// Return errors as the matching [`LookupError`] variant: the gateway
+    /// decides from it whether a retry may help. Never put a credential or
+    /// the upstream's response body into an error.
+    async fn find(&self, query: &Query) -> Result<Vec<Contact>, LookupError>;
+}
+
+/// What the gateway hands an [`AdapterFactory`] besides the adapter's own keys.
+#[derive(Clone)]
+pub struct SourceContext {
+    /// The source's unique name from the config file.
+    pub name: String,
+    /// The source's `timeout_ms`.
+    pub timeout: Duration,
+    /// `lookup.default_region`, for numbers stored without a country code.
+    pub default_region: Region,
+    /// The config file's folder; relative paths in adapter keys resolve here.
+    pub config_dir: PathBuf,
+    /// A shared HTTP client (see [`crate::http::client`]).
+    pub http: reqwest::Client,
+}
+
+/// Builds adapters of one `type` from their `[[sources]]` tables.
+///
+/// A third-party crate implements this and registers it in its own binary;
+/// see the gateway's `Registry`.
+pub trait AdapterFactory: Send + Sync {
+    /// The value of `type` this factory builds, e.g. `"hubspot"`.
+    fn type_name(&self) -> &'static str;
+
+    /// Validates the adapter's own keys and builds the adapter. `options` is
+    /// the source's table without the keys every source has (`name`, `type`,
+    /// `timeout_ms`), with `${VAR}` references already replaced. Reads local
+    /// files if the adapter needs them, but makes no network call: that
+    /// belongs in [`Adapter::start`], because `badgegate check` builds every
+    /// adapter too.
+    fn build(
+        &self,
+        context: SourceContext,
+        options: serde_json::Value,
+    ) -> Result<Arc<dyn Adapter>, BuildError>;
+}
+
+/// Why an adapter could not be built from its config.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", key.as_ref().map(|key| format!("key `{key}`: ")).unwrap_or_default())]
+pub struct BuildError {
+    /// The adapter key at fault, when there is one.
+    pub key: Option<String>,
+    /// What is wrong and what to write instead.
+    pub message: String,
+}
+
+impl BuildError {
+    pub fn new(message: impl Into<String>) -> Self {
+        BuildError {
+            key: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn for_key(key: impl Into<String>, message: impl Into<String>) -> Self {
+        BuildError {
+            key: Some(key.into()),
+            message: message.into(),
+        }
+    }
+}
+
+/// Deserializes an adapter's options into its config struct. Declare the
+/// struct with `#[serde(deny_unknown_fields)]` so a misspelt key is reported
+/// by name with the list of valid keys.
+pub fn parse_options<T: DeserializeOwned>(options: serde_json::Value) -> Result<T, BuildError> {
+    serde_json::from_value(options).map_err(|error| BuildError::new(error.to_string()))
+}

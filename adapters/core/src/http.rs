@@ -1,0 +1,143 @@
+//! HTTP helpers shared by the adapters that call a web API: one way to build
+//! the client, to bound a call, to classify a failed status and to read JSON,
+//! so every adapter reports upstream errors the same way.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::LookupError;
+
+/// Builds the HTTP client adapters share: rustls, a badgegate user agent, and
+/// pooled connections kept for reuse between lookups.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("badgegate/", env!("CARGO_PKG_VERSION")))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+        .expect("the HTTP client settings are fixed and valid")
+}
+
+/// Sends a request bounded by `timeout` for the whole exchange, body included,
+/// and turns a non-2xx status into the matching [`LookupError`].
+pub async fn send(request: RequestBuilder, timeout: Duration) -> Result<Response, LookupError> {
+    let response = request
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|error| classify_transport_error(error, timeout))?;
+    check_status(response)
+}
+
+/// Reads a JSON body within `timeout`. A body that is not the expected JSON
+/// is a [`LookupError::BadResponse`] whose message names the position, never
+/// the body's content.
+pub async fn read_json<T: DeserializeOwned>(
+    response: Response,
+    timeout: Duration,
+) -> Result<T, LookupError> {
+    let bytes = tokio::time::timeout(timeout, response.bytes())
+        .await
+        .map_err(|_| LookupError::Timeout(timeout))?
+        .map_err(|error| classify_transport_error(error, timeout))?;
+    serde_json::from_slice(&bytes).map_err(|error| {
+        let cause = match error.classify() {
+            serde_json::error::Category::Io => "read error",
+            serde_json::error::Category::Syntax => "invalid JSON",
+            serde_json::error::Category::Data => "JSON of an unexpected shape",
+            serde_json::error::Category::Eof => "truncated JSON",
+        };
+        LookupError::BadResponse(format!(
+            "{cause} at line {} column {}",
+            error.line(),
+            error.column()
+        ))
+    })
+}
+
+/// Maps a status other than 2xx to its [`LookupError`].
+pub fn check_status(response: Response) -> Result<Response, LookupError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let retry_after = retry_after(response.headers(), Utc::now());
+    Err(match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => LookupError::Auth {
+            status: status.as_u16(),
+        },
+        StatusCode::TOO_MANY_REQUESTS => LookupError::RateLimited { retry_after },
+        status if status.is_server_error() => LookupError::Server {
+            status: status.as_u16(),
+            retry_after,
+        },
+        status => LookupError::Rejected {
+            status: status.as_u16(),
+        },
+    })
+}
+
+/// Parses `Retry-After` as delay seconds or as an HTTP date relative to `now`.
+pub fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+    Some((date - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+fn classify_transport_error(error: reqwest::Error, timeout: Duration) -> LookupError {
+    if error.is_timeout() {
+        return LookupError::Timeout(timeout);
+    }
+    // The URL may carry a credential in its query, so it is dropped before the
+    // error is turned into text.
+    let error = error.without_url();
+    if error.is_decode() || error.is_body() {
+        return LookupError::BadResponse(error.to_string());
+    }
+    LookupError::Connect(error_chain(&error))
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_seconds() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&headers, Utc::now()), Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn retry_after_http_date() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("Fri, 04 Dec 2026 10:00:05 GMT"));
+        let now = DateTime::parse_from_rfc3339("2026-12-04T10:00:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn retry_after_garbage_is_ignored() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers, Utc::now()), None);
+    }
+}
