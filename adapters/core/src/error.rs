@@ -96,7 +96,11 @@ mod tests {
     fn retryable_errors() {
         assert!(LookupError::Timeout(Duration::from_millis(5)).is_retryable());
         assert!(LookupError::Connect("refused".into()).is_retryable());
-        assert!(LookupError::Server { status: 503, retry_after: None }.is_retryable());
+        assert!(LookupError::Server {
+            status: 503,
+            retry_after: None
+        }
+        .is_retryable());
         assert!(LookupError::RateLimited { retry_after: None }.is_retryable());
     }
 
@@ -112,6 +116,9 @@ mod tests {
         let error = LookupError::RateLimited {
             retry_after: Some(Duration::from_secs(2)),
         };
-        assert_eq!(error.to_string(), "rate limited with HTTP 429 (retry after 2000 ms)");
+        assert_eq!(
+            error.to_string(),
+            "rate limited with HTTP 429 (retry after 2000 ms)"
+        );
     }
 }

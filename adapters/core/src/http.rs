@@ -86,7 +86,9 @@ pub fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> 
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
-    let date = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+    let date = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
     Some((date - now).to_std().unwrap_or(Duration::ZERO))
 }
 
@@ -123,14 +125,22 @@ mod tests {
     fn retry_after_seconds() {
         let mut headers = HeaderMap::new();
         headers.insert(RETRY_AFTER, HeaderValue::from_static("3"));
-        assert_eq!(retry_after(&headers, Utc::now()), Some(Duration::from_secs(3)));
+        assert_eq!(
+            retry_after(&headers, Utc::now()),
+            Some(Duration::from_secs(3))
+        );
     }
 
     #[test]
     fn retry_after_http_date() {
         let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("Fri, 04 Dec 2026 10:00:05 GMT"));
-        let now = DateTime::parse_from_rfc3339("2026-12-04T10:00:00Z").unwrap().with_timezone(&Utc);
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Fri, 04 Dec 2026 10:00:05 GMT"),
+        );
+        let now = DateTime::parse_from_rfc3339("2026-12-04T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(5)));
     }
 

@@ -196,7 +196,13 @@ mod tests {
 
     #[test]
     fn caller_forms_share_e164() {
-        for raw in ["14155550123", "+14155550123", "+1 415 555 0123", "4155550123", "(415) 555-0123"] {
+        for raw in [
+            "14155550123",
+            "+14155550123",
+            "+1 415 555 0123",
+            "4155550123",
+            "(415) 555-0123",
+        ] {
             let number = parse_caller(raw, us()).unwrap();
             assert_eq!(number.e164(), "+14155550123", "{raw}");
         }
@@ -233,7 +239,10 @@ mod tests {
 
     #[test]
     fn unknown_region_is_rejected() {
-        assert!(matches!("XX".parse::<Region>(), Err(PhoneError::UnknownRegion(_))));
+        assert!(matches!(
+            "XX".parse::<Region>(),
+            Err(PhoneError::UnknownRegion(_))
+        ));
     }
 
     #[test]

@@ -64,7 +64,12 @@ mod tests {
         struct Settings {
             token: Secret,
         }
-        let printed = format!("{:?}", Settings { token: Secret::new("abc123") });
+        let printed = format!(
+            "{:?}",
+            Settings {
+                token: Secret::new("abc123")
+            }
+        );
         assert!(!printed.contains("abc123"), "{printed}");
     }
 }

@@ -1,0 +1,169 @@
+//! The config file's shape, key by key, with the defaults of every key.
+//! The shipped `gateway.toml` documents the same keys for users.
+
+use std::collections::BTreeMap;
+
+use badgegate_adapter::Secret;
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    pub server: RawServer,
+    pub justcall: RawJustcall,
+    pub lookup: RawLookup,
+    pub cache: RawCache,
+    pub log: RawLog,
+    pub sources: Vec<RawSource>,
+}
+
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawServer {
+    /// Address and port the JustCall endpoint listens on.
+    pub listen: String,
+    /// Path of the JustCall endpoint.
+    pub path: String,
+    /// Largest request body accepted; larger bodies get 413.
+    pub max_body_bytes: u64,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: "127.0.0.1:8080".into(),
+            path: "/justcall/contact-badge".into(),
+            max_body_bytes: 16384,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawJustcall {
+    /// API secrets; a request verifying with any one of them is accepted.
+    pub secrets: Vec<Secret>,
+    /// The URL(s) entered in JustCall; empty means rebuilt from each request.
+    pub public_urls: Vec<String>,
+    /// Whether `X-Forwarded-*` and `Forwarded` headers are used to rebuild the URL.
+    pub trust_forwarded_headers: bool,
+    /// Largest accepted distance between the request timestamp and now; 0 disables the check.
+    pub timestamp_tolerance_secs: u64,
+    /// Whether the plain SHA-256 digest of the signed message is accepted too.
+    pub accept_plain_sha256: bool,
+    /// Whether signatures are checked at all.
+    pub verify_signatures: bool,
+}
+
+impl Default for RawJustcall {
+    fn default() -> Self {
+        RawJustcall {
+            secrets: Vec::new(),
+            public_urls: Vec::new(),
+            trust_forwarded_headers: false,
+            timestamp_tolerance_secs: 300,
+            accept_plain_sha256: true,
+            verify_signatures: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LookupMode {
+    /// Sources are asked one after the other, in the listed order, until one matches.
+    FirstMatch,
+    /// Sources are asked at once; the first listed source that matches wins.
+    Parallel,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MultipleMatches {
+    /// The most recently updated record, or the first when the source gives no times.
+    MostRecent,
+    /// The first record in the source's order.
+    First,
+    /// No badge when more than one record matches.
+    None,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLookup {
+    /// Time from the request's arrival to the answer, badge or not.
+    pub deadline_ms: u64,
+    /// ISO 3166 region for numbers without a country code.
+    pub default_region: String,
+    pub mode: LookupMode,
+    pub on_multiple_matches: MultipleMatches,
+}
+
+impl Default for RawLookup {
+    fn default() -> Self {
+        RawLookup {
+            deadline_ms: 1500,
+            default_region: "US".into(),
+            mode: LookupMode::FirstMatch,
+            on_multiple_matches: MultipleMatches::MostRecent,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawCache {
+    /// Largest number of cached answers.
+    pub max_entries: u64,
+    /// How long a found contact is served from the cache.
+    pub ttl_secs: u64,
+    /// How long a "not found" is remembered.
+    pub not_found_ttl_secs: u64,
+}
+
+impl Default for RawCache {
+    fn default() -> Self {
+        RawCache {
+            max_entries: 100_000,
+            ttl_secs: 900,
+            not_found_ttl_secs: 120,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLog {
+    pub format: LogFormat,
+    /// A level (`info`) or a `tracing` filter (`info,badgegate=debug`); `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        RawLog {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+/// One `[[sources]]` table: the keys every source has, and the adapter's own
+/// keys, which the adapter's factory validates.
+#[derive(Debug, Deserialize)]
+pub struct RawSource {
+    pub name: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub timeout_ms: Option<u64>,
+    #[serde(flatten)]
+    pub options: BTreeMap<String, serde_json::Value>,
+}

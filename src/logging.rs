@@ -1,0 +1,75 @@
+//! Log output: text or JSON lines on standard error, with the level from
+//! `log.level` unless `RUST_LOG` is set.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{LogFormat, LogSettings};
+
+/// Libraries that log request and connection internals at debug and trace.
+/// A bare `debug` or `trace` level applies to badgegate's own crates, and
+/// these stay at info, so that raising the level never logs a header.
+const CHATTY_LIBRARIES: &[&str] = &[
+    "h2",
+    "hyper",
+    "hyper_util",
+    "reqwest",
+    "rustls",
+    "actix_http",
+    "actix_server",
+    "mio",
+    "want",
+];
+
+/// Installs the global subscriber. Call once, before anything logs.
+pub fn init(settings: &LogSettings) {
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+        .and_then(|value| EnvFilter::try_new(value).ok())
+        .unwrap_or_else(|| EnvFilter::new(directives(&settings.level)));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match settings.format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
+}
+
+fn directives(level: &str) -> String {
+    let level = level.trim();
+    let is_verbose = matches!(level.to_ascii_lowercase().as_str(), "debug" | "trace");
+    if !is_verbose {
+        return level.to_string();
+    }
+    let mut directives = vec![level.to_string()];
+    directives.extend(
+        CHATTY_LIBRARIES
+            .iter()
+            .map(|library| format!("{library}=info")),
+    );
+    directives.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verbose_levels_keep_libraries_at_info() {
+        let directives = directives("trace");
+        assert!(directives.starts_with("trace,"));
+        assert!(directives.contains("h2=info"));
+        assert!(directives.contains("hyper=info"));
+    }
+
+    #[test]
+    fn other_levels_and_filters_pass_through() {
+        assert_eq!(directives("warn"), "warn");
+        assert_eq!(directives("info,badgegate=debug"), "info,badgegate=debug");
+    }
+}

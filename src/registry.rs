@@ -1,0 +1,107 @@
+//! The adapter types a binary knows, by their `type` name. A third party adds
+//! a CRM by registering its own factory in a binary of its own; see
+//! `examples/custom-adapter`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use badgegate_adapter::{http, AdapterFactory, SourceContext};
+
+use crate::config::{ConfigProblem, Settings};
+use crate::lookup::Source;
+
+/// Adapter factories by `type` name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    factories: BTreeMap<&'static str, Arc<dyn AdapterFactory>>,
+}
+
+impl Registry {
+    /// A registry with no adapter types.
+    pub fn empty() -> Self {
+        Registry::default()
+    }
+
+    /// A registry with the adapters that ship with badgegate: `file` and `hubspot`.
+    pub fn builtin() -> Self {
+        Registry::empty()
+            .with(badgegate_file::FileFactory)
+            .with(badgegate_hubspot::HubspotFactory)
+    }
+
+    /// Adds a factory; one registered earlier under the same `type` is replaced.
+    pub fn with(mut self, factory: impl AdapterFactory + 'static) -> Self {
+        self.factories
+            .insert(factory.type_name(), Arc::new(factory));
+        self
+    }
+
+    /// The registered `type` names, sorted.
+    pub fn type_names(&self) -> Vec<&'static str> {
+        self.factories.keys().copied().collect()
+    }
+
+    /// Builds every configured source, or reports every source that cannot be built.
+    pub fn build_sources(&self, settings: &Settings) -> Result<Vec<Source>, Vec<ConfigProblem>> {
+        let client = http::client();
+        let mut sources = Vec::new();
+        let mut problems = Vec::new();
+        for spec in &settings.sources {
+            let key = |field: &str| format!("sources[{}].{field}", spec.index);
+            let Some(factory) = self.factories.get(spec.kind.as_str()) else {
+                let known = self
+                    .type_names()
+                    .iter()
+                    .map(|name| format!("`{name}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                problems.push(ConfigProblem::for_key(
+                    &settings.path,
+                    key("type"),
+                    format!(
+                        "`{}` is not an adapter type this binary knows; write one of {known}",
+                        spec.kind
+                    ),
+                ));
+                continue;
+            };
+            let context = SourceContext {
+                name: spec.name.clone(),
+                timeout: spec.timeout,
+                default_region: settings.lookup.default_region,
+                config_dir: settings.config_dir(),
+                http: client.clone(),
+            };
+            match factory.build(context, spec.options.clone()) {
+                Ok(adapter) => sources.push(Source {
+                    name: spec.name.clone(),
+                    kind: spec.kind.clone(),
+                    timeout: spec.timeout,
+                    adapter,
+                }),
+                Err(error) => {
+                    let problem_key = match &error.key {
+                        Some(field) => key(field),
+                        None => format!("sources[{}]", spec.index),
+                    };
+                    problems.push(ConfigProblem::for_key(
+                        &settings.path,
+                        problem_key,
+                        format!(
+                            "(source `{}`, type `{}`) {}",
+                            spec.name, spec.kind, error.message
+                        ),
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() {
+            return Ok(sources);
+        }
+        let text = std::fs::read_to_string(&settings.path).unwrap_or_default();
+        Err(problems
+            .into_iter()
+            .map(|problem| problem.locate(&text))
+            .collect())
+    }
+}

@@ -1,0 +1,116 @@
+//! The URL JustCall signed, when `justcall.public_urls` does not give it:
+//! rebuilt from the request's scheme, host and path.
+
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::HttpRequest;
+
+/// Rebuilds the URL the client requested. `X-Forwarded-Proto`,
+/// `X-Forwarded-Host` and `Forwarded` are read only when `trust_forwarded`
+/// is set, because any client can send them.
+pub fn rebuild(request: &HttpRequest, trust_forwarded: bool) -> String {
+    let headers = request.headers();
+    let mut scheme = "http".to_string();
+    let mut host = header_text(headers, header::HOST.as_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| request.app_config().host().to_string());
+    if trust_forwarded {
+        if let Some(forwarded) = header_text(headers, header::FORWARDED.as_str()) {
+            let (proto, forwarded_host) = parse_forwarded(forwarded);
+            if let Some(proto) = proto {
+                scheme = proto;
+            }
+            if let Some(forwarded_host) = forwarded_host {
+                host = forwarded_host;
+            }
+        } else {
+            if let Some(proto) = first_value(headers, "x-forwarded-proto") {
+                scheme = proto.to_ascii_lowercase();
+            }
+            if let Some(forwarded_host) = first_value(headers, "x-forwarded-host") {
+                host = forwarded_host.to_string();
+            }
+        }
+    }
+    let path = request
+        .uri()
+        .path_and_query()
+        .map(|path| path.as_str())
+        .unwrap_or("/");
+    format!("{scheme}://{host}{path}")
+}
+
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name)?.to_str().ok()
+}
+
+/// The first of a comma-separated list: the proxy nearest the client.
+fn first_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    header_text(headers, name)?
+        .split(',')
+        .map(str::trim)
+        .find(|value| !value.is_empty())
+}
+
+/// Reads `proto` and `host` from the first element of a `Forwarded` header
+/// (RFC 7239).
+fn parse_forwarded(value: &str) -> (Option<String>, Option<String>) {
+    let first = value.split(',').next().unwrap_or_default();
+    let mut proto = None;
+    let mut host = None;
+    for pair in first.split(';') {
+        let Some((name, value)) = pair.split_once('=') else {
+            continue;
+        };
+        let value = value.trim().trim_matches('"').to_string();
+        match name.trim().to_ascii_lowercase().as_str() {
+            "proto" => proto = Some(value.to_ascii_lowercase()),
+            "host" => host = Some(value),
+            _ => {}
+        }
+    }
+    (proto, host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn plain_request_uses_host_header() {
+        let request = TestRequest::post()
+            .uri("/justcall/contact-badge?tenant=acme")
+            .insert_header(("host", "127.0.0.1:8080"))
+            .insert_header(("x-forwarded-host", "evil.example.com"))
+            .to_http_request();
+        assert_eq!(
+            rebuild(&request, false),
+            "http://127.0.0.1:8080/justcall/contact-badge?tenant=acme"
+        );
+    }
+
+    #[test]
+    fn trusted_x_forwarded_headers() {
+        let request = TestRequest::post()
+            .uri("/badge")
+            .insert_header(("host", "10.0.0.5:8080"))
+            .insert_header(("x-forwarded-proto", "https, http"))
+            .insert_header(("x-forwarded-host", "badges.example.com"))
+            .to_http_request();
+        assert_eq!(rebuild(&request, true), "https://badges.example.com/badge");
+    }
+
+    #[test]
+    fn trusted_forwarded_header_wins() {
+        let request = TestRequest::post()
+            .uri("/badge")
+            .insert_header(("host", "10.0.0.5:8080"))
+            .insert_header((
+                "forwarded",
+                "for=1.2.3.4;proto=https;host=\"gw.example.com\", for=5.6.7.8",
+            ))
+            .insert_header(("x-forwarded-host", "ignored.example.com"))
+            .to_http_request();
+        assert_eq!(rebuild(&request, true), "https://gw.example.com/badge");
+    }
+}

@@ -1,0 +1,15 @@
+//! JustCall's request signatures: the scheme, the timestamp window, and the
+//! step that turns an unverified request into a verified one.
+
+mod request;
+pub mod scheme;
+pub mod timestamp;
+
+pub use request::{
+    Rejection, RequestError, SignatureHeaders, UnverifiedRequest, VerifiedRequest, Verifier,
+    MAX_REQUEST_ID_CHARS,
+};
+pub use scheme::{sign, Scheme};
+
+#[cfg(test)]
+mod tests;

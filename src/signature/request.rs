@@ -1,0 +1,363 @@
+//! The request as it arrives ([`UnverifiedRequest`]) and as the lookup may
+//! use it ([`VerifiedRequest`]). The only way to get a `VerifiedRequest` is
+//! [`Verifier::verify`], so no code path can look a number up for a request
+//! whose signature was not checked.
+
+use std::fmt;
+use std::time::Duration;
+
+use badgegate_adapter::Secret;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::scheme::{decode_signature, matching_scheme, Scheme};
+use super::timestamp;
+use crate::config::JustcallSettings;
+
+/// Longest `request_id` accepted. JustCall sends 26-character ULIDs.
+pub const MAX_REQUEST_ID_CHARS: usize = 128;
+
+/// The values of the three signing headers, every occurrence kept so that a
+/// repeated header can be rejected instead of one copy silently winning.
+#[derive(Debug, Default, Clone)]
+pub struct SignatureHeaders {
+    pub signature: Vec<String>,
+    pub version: Vec<String>,
+    pub timestamp: Vec<String>,
+}
+
+/// A request whose signature has not been checked. It exposes nothing of its
+/// body: the number can only be read from the [`VerifiedRequest`] it becomes.
+pub struct UnverifiedRequest {
+    headers: SignatureHeaders,
+    body: Vec<u8>,
+    urls: Vec<String>,
+}
+
+impl UnverifiedRequest {
+    /// `urls` are the URLs JustCall may have signed: the configured public
+    /// URLs, or the one rebuilt from the request.
+    pub fn new(headers: SignatureHeaders, body: Vec<u8>, urls: Vec<String>) -> Self {
+        UnverifiedRequest {
+            headers,
+            body,
+            urls,
+        }
+    }
+}
+
+/// A request whose signature verified (or whose check is turned off by
+/// config), with its body's fields validated.
+#[derive(Clone)]
+pub struct VerifiedRequest {
+    request_id: String,
+    contact_number: String,
+    scheme: Scheme,
+}
+
+impl VerifiedRequest {
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// The caller's number as JustCall sent it, not yet parsed.
+    pub fn contact_number(&self) -> &str {
+        &self.contact_number
+    }
+
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+}
+
+impl fmt::Debug for VerifiedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedRequest")
+            .field("request_id", &self.request_id)
+            .field(
+                "contact_number",
+                &badgegate_adapter::phone::mask(&self.contact_number),
+            )
+            .field("scheme", &self.scheme)
+            .finish()
+    }
+}
+
+/// Why a request was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestError {
+    /// The signature is missing, wrong or stale: 401.
+    Unauthorized(Rejection),
+    /// The body is malformed or a field is missing or invalid: 400.
+    BadRequest {
+        field: &'static str,
+        message: String,
+    },
+}
+
+/// Why a signature was rejected. The messages are sent to the client, so
+/// they hold no secret and no configured URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("the x-justcall-signature header is missing")]
+    MissingSignature,
+    #[error("the {0} header is sent more than once; send it once")]
+    RepeatedHeader(&'static str),
+    #[error("the x-justcall-signature header is not 64 hexadecimal digits")]
+    MalformedSignature,
+    #[error("signature version `{0}` is not supported; the supported version is `v1`")]
+    UnsupportedVersion(String),
+    #[error("the x-justcall-request-timestamp header is missing")]
+    MissingTimestamp,
+    #[error("the x-justcall-request-timestamp header is not `YYYY-MM-DD HH:MM:SS` (UTC) or Unix seconds or milliseconds")]
+    InvalidTimestamp,
+    #[error("the request timestamp is {} s away from the gateway's clock, more than the {} s allowed", .skew.as_secs(), .tolerance.as_secs())]
+    StaleTimestamp { skew: Duration, tolerance: Duration },
+    #[error("this signature was already used with another contact_number; sign each request anew")]
+    ReusedSignature,
+    #[error("the signature does not match")]
+    Mismatch {
+        /// The URLs the signature was checked against, for the log line.
+        urls: Vec<String>,
+    },
+}
+
+impl Rejection {
+    /// A short, fixed label for logs and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Rejection::MissingSignature => "missing_signature",
+            Rejection::RepeatedHeader(_) => "repeated_header",
+            Rejection::MalformedSignature => "malformed_signature",
+            Rejection::UnsupportedVersion(_) => "unsupported_version",
+            Rejection::MissingTimestamp => "missing_timestamp",
+            Rejection::InvalidTimestamp => "invalid_timestamp",
+            Rejection::StaleTimestamp { .. } => "stale_timestamp",
+            Rejection::ReusedSignature => "reused_signature",
+            Rejection::Mismatch { .. } => "signature_mismatch",
+        }
+    }
+}
+
+/// Most signatures remembered at once to detect reuse with another number.
+const MAX_REMEMBERED_SIGNATURES: u64 = 100_000;
+
+/// How long a signature is remembered when the replay window is off.
+const SIGNATURE_MEMORY_WITHOUT_WINDOW: Duration = Duration::from_secs(3600);
+
+/// Checks requests against the configured secrets.
+///
+/// JustCall's signature covers the request id and timestamp but not the
+/// body's `contact_number`, so a captured request could be sent again with
+/// another number inside the replay window. The verifier remembers each
+/// signature with the number it arrived with, for as long as the window
+/// lasts, and rejects the same signature with a different number.
+pub struct Verifier {
+    secrets: Vec<Secret>,
+    accept_plain_sha256: bool,
+    tolerance: Option<Duration>,
+    verify_signatures: bool,
+    seen: moka::sync::Cache<[u8; 32], String>,
+}
+
+impl Verifier {
+    pub fn new(settings: &JustcallSettings) -> Self {
+        Verifier {
+            secrets: settings.secrets.clone(),
+            accept_plain_sha256: settings.accept_plain_sha256,
+            tolerance: settings.timestamp_tolerance,
+            verify_signatures: settings.verify_signatures,
+            seen: moka::sync::Cache::builder()
+                .max_capacity(MAX_REMEMBERED_SIGNATURES)
+                .time_to_live(
+                    settings
+                        .timestamp_tolerance
+                        .map(|window| window * 2)
+                        .unwrap_or(SIGNATURE_MEMORY_WITHOUT_WINDOW),
+                )
+                .build(),
+        }
+    }
+
+    /// Checks the headers, then the body's `request_id`, then the signature,
+    /// then the body's `contact_number`: an unsigned request is rejected
+    /// before anything of its body is read, except the id it was signed with.
+    pub fn verify(
+        &self,
+        request: UnverifiedRequest,
+        now: DateTime<Utc>,
+    ) -> Result<VerifiedRequest, RequestError> {
+        let signed = if self.verify_signatures {
+            Some(self.check_headers(&request.headers, now)?)
+        } else {
+            None
+        };
+        let body = parse_body(&request.body)?;
+        let request_id = required_string(&body, "request_id")?;
+        if request_id.chars().count() > MAX_REQUEST_ID_CHARS {
+            return Err(bad_request(
+                "request_id",
+                format!("`request_id` is longer than {MAX_REQUEST_ID_CHARS} characters"),
+            ));
+        }
+
+        let (scheme, signature) = match signed {
+            Some((signature, timestamp)) => {
+                let scheme =
+                    self.match_signature(&signature, &request.urls, &request_id, &timestamp)?;
+                (scheme, Some(signature))
+            }
+            None => (Scheme::Unverified, None),
+        };
+
+        let contact_number =
+            match body.get("contact_number") {
+                None | Some(Value::Null) => return Err(bad_request(
+                    "contact_number",
+                    "`contact_number` is missing; send the caller's number, e.g. \"14155550123\"",
+                )),
+                Some(Value::String(number)) => number.clone(),
+                Some(Value::Number(number)) if number.is_u64() => number.to_string(),
+                Some(_) => {
+                    return Err(bad_request(
+                        "contact_number",
+                        "`contact_number` must be a string of digits, e.g. \"14155550123\"",
+                    ))
+                }
+            };
+        if contact_number.trim().is_empty() {
+            return Err(bad_request(
+                "contact_number",
+                "`contact_number` is empty; send the caller's number, e.g. \"14155550123\"",
+            ));
+        }
+        if let Some(signature) = signature {
+            let first_number = self
+                .seen
+                .entry(signature)
+                .or_insert_with(|| contact_number.clone())
+                .into_value();
+            if first_number != contact_number {
+                return Err(RequestError::Unauthorized(Rejection::ReusedSignature));
+            }
+        }
+        Ok(VerifiedRequest {
+            request_id,
+            contact_number,
+            scheme,
+        })
+    }
+
+    fn check_headers(
+        &self,
+        headers: &SignatureHeaders,
+        now: DateTime<Utc>,
+    ) -> Result<([u8; 32], String), RequestError> {
+        let unauthorized = RequestError::Unauthorized;
+        let signature = single(&headers.signature, "x-justcall-signature")?
+            .ok_or(unauthorized(Rejection::MissingSignature))?;
+        let signature =
+            decode_signature(signature).ok_or(unauthorized(Rejection::MalformedSignature))?;
+        if let Some(version) = single(&headers.version, "x-justcall-signature-version")? {
+            if version.trim() != "v1" {
+                let shown: String = version.chars().take(32).collect();
+                return Err(unauthorized(Rejection::UnsupportedVersion(shown)));
+            }
+        }
+        let timestamp = single(&headers.timestamp, "x-justcall-request-timestamp")?
+            .ok_or(unauthorized(Rejection::MissingTimestamp))?;
+        if let Some(tolerance) = self.tolerance {
+            let sent =
+                timestamp::parse(timestamp).ok_or(unauthorized(Rejection::InvalidTimestamp))?;
+            let skew = timestamp::skew(sent, now);
+            if skew > tolerance {
+                return Err(unauthorized(Rejection::StaleTimestamp { skew, tolerance }));
+            }
+        }
+        Ok((signature, timestamp.to_string()))
+    }
+
+    fn match_signature(
+        &self,
+        signature: &[u8; 32],
+        urls: &[String],
+        request_id: &str,
+        timestamp: &str,
+    ) -> Result<Scheme, RequestError> {
+        for secret in &self.secrets {
+            for url in urls {
+                if let Some(scheme) = matching_scheme(
+                    signature,
+                    secret.expose(),
+                    url,
+                    request_id,
+                    timestamp,
+                    self.accept_plain_sha256,
+                ) {
+                    return Ok(scheme);
+                }
+            }
+        }
+        Err(RequestError::Unauthorized(Rejection::Mismatch {
+            urls: urls.to_vec(),
+        }))
+    }
+}
+
+fn single<'a>(values: &'a [String], name: &'static str) -> Result<Option<&'a str>, RequestError> {
+    match values {
+        [] => Ok(None),
+        [value] => Ok(Some(value.as_str())),
+        _ => Err(RequestError::Unauthorized(Rejection::RepeatedHeader(name))),
+    }
+}
+
+fn parse_body(body: &[u8]) -> Result<serde_json::Map<String, Value>, RequestError> {
+    let value: Value = serde_json::from_slice(body).map_err(|error| {
+        bad_request(
+            "body",
+            format!(
+                "the body is not valid JSON (line {}, column {}); send {{\"request_id\": \"...\", \"contact_number\": \"...\"}}",
+                error.line(),
+                error.column()
+            ),
+        )
+    })?;
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(bad_request(
+            "body",
+            "the body must be a JSON object: {\"request_id\": \"...\", \"contact_number\": \"...\"}",
+        )),
+    }
+}
+
+fn required_string(
+    body: &serde_json::Map<String, Value>,
+    field: &'static str,
+) -> Result<String, RequestError> {
+    match body.get(field) {
+        Some(Value::String(value)) if !value.trim().is_empty() => Ok(value.clone()),
+        Some(Value::String(_)) => Err(bad_request(field, format!("`{field}` is empty"))),
+        None | Some(Value::Null) => Err(bad_request(field, format!("`{field}` is missing"))),
+        Some(_) => Err(bad_request(field, format!("`{field}` must be a string"))),
+    }
+}
+
+fn bad_request(field: &'static str, message: impl Into<String>) -> RequestError {
+    RequestError::BadRequest {
+        field,
+        message: message.into(),
+    }
+}
+
+#[cfg(test)]
+impl UnverifiedRequest {
+    pub(super) fn headers_for_test(&mut self) -> &mut SignatureHeaders {
+        &mut self.headers
+    }
+
+    pub(super) fn urls_for_test(&mut self, urls: Vec<String>) {
+        self.urls = urls;
+    }
+}

@@ -1,0 +1,427 @@
+use std::time::Duration;
+
+use badgegate_adapter::Secret;
+use chrono::{DateTime, Utc};
+
+use super::*;
+use crate::config::JustcallSettings;
+
+const SECRET: &str = "s3cr3t-key-01";
+const URL: &str = "https://badges.example.com/justcall/contact-badge";
+const REQUEST_ID: &str = "01HSGZRD0PHRCCHM46JRCRYMC4";
+const TIMESTAMP: &str = "2026-03-21 17:08:22";
+const NUMBER: &str = "14155550123";
+
+fn settings() -> JustcallSettings {
+    JustcallSettings {
+        secrets: vec![Secret::new(SECRET)],
+        public_urls: vec![URL.into()],
+        trust_forwarded_headers: false,
+        timestamp_tolerance: Some(Duration::from_secs(300)),
+        accept_plain_sha256: true,
+        verify_signatures: true,
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-03-21T17:10:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+struct Request {
+    secret: &'static str,
+    signed_url: &'static str,
+    signed_request_id: &'static str,
+    signed_timestamp: &'static str,
+    sent_timestamp: &'static str,
+    body: String,
+    version: Option<&'static str>,
+}
+
+impl Request {
+    fn valid() -> Self {
+        Request {
+            secret: SECRET,
+            signed_url: URL,
+            signed_request_id: REQUEST_ID,
+            signed_timestamp: TIMESTAMP,
+            sent_timestamp: TIMESTAMP,
+            body: body(REQUEST_ID, NUMBER),
+            version: Some("v1"),
+        }
+    }
+
+    fn build(&self) -> UnverifiedRequest {
+        let signature = sign(
+            self.secret,
+            self.signed_url,
+            self.signed_request_id,
+            self.signed_timestamp,
+        );
+        let headers = SignatureHeaders {
+            signature: vec![signature],
+            version: self
+                .version
+                .map(|v| vec![v.to_string()])
+                .unwrap_or_default(),
+            timestamp: vec![self.sent_timestamp.to_string()],
+        };
+        UnverifiedRequest::new(headers, self.body.clone().into_bytes(), vec![URL.into()])
+    }
+}
+
+fn body(request_id: &str, number: &str) -> String {
+    serde_json::json!({"request_id": request_id, "contact_number": number}).to_string()
+}
+
+fn rejection(result: Result<VerifiedRequest, RequestError>) -> Rejection {
+    match result {
+        Err(RequestError::Unauthorized(rejection)) => rejection,
+        other => panic!("expected a 401 rejection, got {other:?}"),
+    }
+}
+
+#[test]
+fn valid_request_verifies_with_hmac() {
+    let verified = Verifier::new(&settings())
+        .verify(Request::valid().build(), now())
+        .unwrap();
+    assert_eq!(verified.request_id(), REQUEST_ID);
+    assert_eq!(verified.contact_number(), NUMBER);
+    assert_eq!(verified.scheme(), Scheme::Hmac);
+}
+
+#[test]
+fn tampered_secret_is_rejected() {
+    let request = Request {
+        secret: "another-secret",
+        ..Request::valid()
+    };
+    let result = Verifier::new(&settings()).verify(request.build(), now());
+    assert!(matches!(rejection(result), Rejection::Mismatch { .. }));
+}
+
+#[test]
+fn tampered_url_is_rejected() {
+    let request = Request {
+        signed_url: "https://badges.example.com/other",
+        ..Request::valid()
+    };
+    let result = Verifier::new(&settings()).verify(request.build(), now());
+    assert!(matches!(rejection(result), Rejection::Mismatch { .. }));
+}
+
+#[test]
+fn tampered_request_id_is_rejected() {
+    let request = Request {
+        body: body("01HSGZRD0PHRCCHM46JRCRYMC5", NUMBER),
+        ..Request::valid()
+    };
+    let result = Verifier::new(&settings()).verify(request.build(), now());
+    assert!(matches!(rejection(result), Rejection::Mismatch { .. }));
+}
+
+#[test]
+fn tampered_timestamp_is_rejected() {
+    let request = Request {
+        sent_timestamp: "2026-03-21 17:08:23",
+        ..Request::valid()
+    };
+    let result = Verifier::new(&settings()).verify(request.build(), now());
+    assert!(matches!(rejection(result), Rejection::Mismatch { .. }));
+}
+
+#[test]
+fn reformatted_timestamp_is_rejected() {
+    // The same instant in another form is a different signed message.
+    let request = Request {
+        sent_timestamp: "1774112902",
+        ..Request::valid()
+    };
+    let result = Verifier::new(&settings()).verify(request.build(), now());
+    assert!(matches!(rejection(result), Rejection::Mismatch { .. }));
+}
+
+#[test]
+fn tampered_number_with_reused_signature_is_rejected() {
+    let verifier = Verifier::new(&settings());
+    verifier.verify(Request::valid().build(), now()).unwrap();
+    let tampered = Request {
+        body: body(REQUEST_ID, "442079460958"),
+        ..Request::valid()
+    };
+    assert_eq!(
+        rejection(verifier.verify(tampered.build(), now())),
+        Rejection::ReusedSignature
+    );
+}
+
+#[test]
+fn repeated_request_with_same_number_verifies() {
+    let verifier = Verifier::new(&settings());
+    verifier.verify(Request::valid().build(), now()).unwrap();
+    assert!(verifier.verify(Request::valid().build(), now()).is_ok());
+}
+
+#[test]
+fn plain_sha256_is_accepted_unless_disabled() {
+    let message = scheme::message(SECRET, URL, REQUEST_ID, TIMESTAMP);
+    let plain = hex::encode(scheme::sha256(&message));
+    let build = || {
+        let headers = SignatureHeaders {
+            signature: vec![plain.clone()],
+            version: vec![],
+            timestamp: vec![TIMESTAMP.into()],
+        };
+        UnverifiedRequest::new(
+            headers,
+            body(REQUEST_ID, NUMBER).into_bytes(),
+            vec![URL.into()],
+        )
+    };
+    let verified = Verifier::new(&settings()).verify(build(), now()).unwrap();
+    assert_eq!(verified.scheme(), Scheme::PlainSha256);
+
+    let strict = JustcallSettings {
+        accept_plain_sha256: false,
+        ..settings()
+    };
+    let result = Verifier::new(&strict).verify(build(), now());
+    assert!(matches!(rejection(result), Rejection::Mismatch { .. }));
+}
+
+#[test]
+fn any_configured_secret_verifies() {
+    let rotated = JustcallSettings {
+        secrets: vec![Secret::new("new-secret"), Secret::new(SECRET)],
+        ..settings()
+    };
+    assert!(Verifier::new(&rotated)
+        .verify(Request::valid().build(), now())
+        .is_ok());
+    let request = Request {
+        secret: "new-secret",
+        ..Request::valid()
+    };
+    assert!(Verifier::new(&rotated)
+        .verify(request.build(), now())
+        .is_ok());
+}
+
+#[test]
+fn any_configured_url_verifies() {
+    let request = Request {
+        signed_url: "https://old-host.example.com/badge",
+        ..Request::valid()
+    };
+    let mut unverified = request.build();
+    unverified.urls_for_test(vec![
+        URL.into(),
+        "https://old-host.example.com/badge".into(),
+    ]);
+    assert!(Verifier::new(&settings()).verify(unverified, now()).is_ok());
+}
+
+#[test]
+fn missing_version_means_v1() {
+    let request = Request {
+        version: None,
+        ..Request::valid()
+    };
+    assert!(Verifier::new(&settings())
+        .verify(request.build(), now())
+        .is_ok());
+}
+
+#[test]
+fn unknown_version_is_rejected_by_name() {
+    let request = Request {
+        version: Some("v2"),
+        ..Request::valid()
+    };
+    let rejection = rejection(Verifier::new(&settings()).verify(request.build(), now()));
+    assert_eq!(rejection, Rejection::UnsupportedVersion("v2".into()));
+    assert!(rejection.to_string().contains("`v2`"));
+}
+
+#[test]
+fn timestamp_tolerance_edges() {
+    let verifier = Verifier::new(&settings());
+    let signed_at = DateTime::parse_from_rfc3339("2026-03-21T17:08:22Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let window = chrono::Duration::seconds(300);
+    let edge_cases = [
+        (signed_at + window, true),
+        (signed_at - window, true),
+        (signed_at + window + chrono::Duration::seconds(1), false),
+        (signed_at - window - chrono::Duration::seconds(1), false),
+    ];
+    for (now, accepted) in edge_cases {
+        let result = verifier.verify(Request::valid().build(), now);
+        match accepted {
+            true => assert!(result.is_ok(), "at {now}: {result:?}"),
+            false => assert!(
+                matches!(rejection(result), Rejection::StaleTimestamp { .. }),
+                "at {now}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn unix_seconds_and_milliseconds_timestamps() {
+    for timestamp in ["1774112902", "1774112902000"] {
+        let request = Request {
+            signed_timestamp: timestamp,
+            sent_timestamp: timestamp,
+            ..Request::valid()
+        };
+        let result = Verifier::new(&settings()).verify(request.build(), now());
+        assert!(result.is_ok(), "{timestamp}: {result:?}");
+    }
+}
+
+#[test]
+fn unparsable_timestamp_is_rejected() {
+    let request = Request {
+        signed_timestamp: "soon",
+        sent_timestamp: "soon",
+        ..Request::valid()
+    };
+    let result = Verifier::new(&settings()).verify(request.build(), now());
+    assert_eq!(rejection(result), Rejection::InvalidTimestamp);
+}
+
+#[test]
+fn zero_tolerance_disables_the_window() {
+    let open = JustcallSettings {
+        timestamp_tolerance: None,
+        ..settings()
+    };
+    let far_future = now() + chrono::Duration::days(400);
+    assert!(Verifier::new(&open)
+        .verify(Request::valid().build(), far_future)
+        .is_ok());
+}
+
+#[test]
+fn missing_and_repeated_headers_are_rejected() {
+    let verifier = Verifier::new(&settings());
+    let mut request = Request::valid().build();
+    request.headers_for_test().signature.clear();
+    assert_eq!(
+        rejection(verifier.verify(request, now())),
+        Rejection::MissingSignature
+    );
+
+    let mut request = Request::valid().build();
+    let copy = request.headers_for_test().signature[0].clone();
+    request.headers_for_test().signature.push(copy);
+    assert_eq!(
+        rejection(verifier.verify(request, now())),
+        Rejection::RepeatedHeader("x-justcall-signature")
+    );
+
+    let mut request = Request::valid().build();
+    request.headers_for_test().timestamp.clear();
+    assert_eq!(
+        rejection(verifier.verify(request, now())),
+        Rejection::MissingTimestamp
+    );
+
+    let mut request = Request::valid().build();
+    request.headers_for_test().signature = vec!["not-hex".into()];
+    assert_eq!(
+        rejection(verifier.verify(request, now())),
+        Rejection::MalformedSignature
+    );
+}
+
+#[test]
+fn unsigned_request_with_bad_body_is_unauthorized() {
+    let headers = SignatureHeaders::default();
+    let request = UnverifiedRequest::new(headers, b"{not json".to_vec(), vec![URL.into()]);
+    assert_eq!(
+        rejection(Verifier::new(&settings()).verify(request, now())),
+        Rejection::MissingSignature
+    );
+}
+
+#[test]
+fn body_errors_name_the_field() {
+    let cases = [
+        ("{not json", "body"),
+        ("[1, 2]", "body"),
+        (r#"{"contact_number": "14155550123"}"#, "request_id"),
+        (
+            r#"{"request_id": "", "contact_number": "14155550123"}"#,
+            "request_id",
+        ),
+        (
+            r#"{"request_id": 5, "contact_number": "14155550123"}"#,
+            "request_id",
+        ),
+    ];
+    for (body, expected_field) in cases {
+        let request = Request {
+            body: body.into(),
+            ..Request::valid()
+        };
+        match Verifier::new(&settings()).verify(request.build(), now()) {
+            Err(RequestError::BadRequest { field, .. }) => {
+                assert_eq!(field, expected_field, "{body}")
+            }
+            other => panic!("{body}: expected 400, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn contact_number_errors_come_after_the_signature() {
+    let cases = [
+        serde_json::json!({"request_id": REQUEST_ID}),
+        serde_json::json!({"request_id": REQUEST_ID, "contact_number": ""}),
+        serde_json::json!({"request_id": REQUEST_ID, "contact_number": ["1"]}),
+    ];
+    for case in cases {
+        let request = Request {
+            body: case.to_string(),
+            ..Request::valid()
+        };
+        match Verifier::new(&settings()).verify(request.build(), now()) {
+            Err(RequestError::BadRequest { field, .. }) => {
+                assert_eq!(field, "contact_number", "{case}")
+            }
+            other => panic!("{case}: expected 400, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn numeric_contact_number_is_accepted() {
+    let request = Request {
+        body: format!(r#"{{"request_id": "{REQUEST_ID}", "contact_number": 14155550123}}"#),
+        ..Request::valid()
+    };
+    let verified = Verifier::new(&settings())
+        .verify(request.build(), now())
+        .unwrap();
+    assert_eq!(verified.contact_number(), "14155550123");
+}
+
+#[test]
+fn unverified_mode_skips_the_signature() {
+    let open = JustcallSettings {
+        verify_signatures: false,
+        ..settings()
+    };
+    let request = UnverifiedRequest::new(
+        SignatureHeaders::default(),
+        body(REQUEST_ID, NUMBER).into_bytes(),
+        vec![],
+    );
+    let verified = Verifier::new(&open).verify(request, now()).unwrap();
+    assert_eq!(verified.scheme(), Scheme::Unverified);
+}
