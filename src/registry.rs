@@ -1,6 +1,6 @@
-//! The adapter types a binary knows, by their `type` name. A third party adds
-//! a CRM by registering its own factory in a binary of its own; see
-//! `examples/custom-adapter`.
+//! The adapter types a binary can build, by their `type` name. A third party
+//! adds a CRM by registering its own factory in a binary of its own that
+//! calls `badgegate::cli::run`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,12 +17,12 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// A registry with no adapter types.
+    /// Creates a registry with no adapter types.
     pub fn empty() -> Self {
         Registry::default()
     }
 
-    /// A registry with the adapters that ship with badgegate: `file` and `hubspot`.
+    /// Creates a registry with the adapters that ship with badgegate: `file` and `hubspot`.
     pub fn builtin() -> Self {
         Registry::empty()
             .with(badgegate_file::FileFactory)
@@ -36,7 +36,7 @@ impl Registry {
         self
     }
 
-    /// The registered `type` names, sorted.
+    /// Returns the registered `type` names, sorted.
     pub fn type_names(&self) -> Vec<&'static str> {
         self.factories.keys().copied().collect()
     }
@@ -103,5 +103,38 @@ impl Registry {
             .into_iter()
             .map(|problem| problem.locate(&text))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::load_text;
+
+    fn build(text: &str) -> Result<Vec<Source>, Vec<ConfigProblem>> {
+        let settings = load_text(Path::new("missing-dir/gateway.toml"), text, &|_| None).unwrap();
+        Registry::builtin().build_sources(&settings)
+    }
+
+    #[test]
+    fn unknown_type_lists_the_known_ones() {
+        let problems = build("[justcall]\nsecrets = [\"k\"]\n[[sources]]\nname = \"crm\"\ntype = \"hubsopt\"\n").unwrap_err();
+        assert_eq!(problems[0].key.as_deref(), Some("sources[0].type"));
+        assert!(problems[0].message.contains("`file`, `hubspot`"), "{}", problems[0].message);
+    }
+
+    #[test]
+    fn adapter_key_problem_names_the_source_key() {
+        let text = "[justcall]\nsecrets = [\"k\"]\n[[sources]]\nname = \"crm\"\ntype = \"hubspot\"\nacces_token = \"t\"\n";
+        let problems = build(text).unwrap_err();
+        assert_eq!(problems[0].key.as_deref(), Some("sources[0].acces_token"));
+        assert!(problems[0].message.contains("`access_token`"), "{}", problems[0].message);
+    }
+
+    #[test]
+    fn builtin_types() {
+        assert_eq!(Registry::builtin().type_names(), ["file", "hubspot"]);
     }
 }

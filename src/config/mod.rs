@@ -136,3 +136,6 @@ fn interpolate_value(
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -131,7 +131,9 @@ pub fn from_figment(error: figment::Error, file: &Path, text: &str) -> Vec<Confi
             let mut path = error.path.clone();
             let message = match &error.kind {
                 figment::error::Kind::UnknownField(field, expected) => {
-                    path.push(field.clone());
+                    if path.last() != Some(field) {
+                        path.push(field.clone());
+                    }
                     format!(
                         "unknown key; the keys allowed here are {}",
                         quote_list(expected)
@@ -142,7 +144,9 @@ pub fn from_figment(error: figment::Error, file: &Path, text: &str) -> Vec<Confi
                     quote_list(expected)
                 ),
                 figment::error::Kind::MissingField(field) => {
-                    path.push(field.to_string());
+                    if path.last().map(String::as_str) != Some(field.as_ref()) {
+                        path.push(field.to_string());
+                    }
                     "is required but missing".to_string()
                 }
                 figment::error::Kind::InvalidType(actual, expected) => {

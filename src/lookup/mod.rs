@@ -31,6 +31,16 @@ pub struct Source {
     pub adapter: Arc<dyn Adapter>,
 }
 
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Source")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The lookup pipeline shared by every request.
 pub struct Lookup {
     sources: Vec<Source>,
@@ -104,7 +114,7 @@ impl Lookup {
         join_all(starts).await;
     }
 
-    /// Looks `caller` up, answering by `started` plus the lookup deadline.
+    /// Looks `caller` up and returns by `started` plus the lookup deadline.
     pub async fn find(
         &self,
         caller: &PhoneNumber,
@@ -199,7 +209,7 @@ impl Lookup {
                     "several records match the caller's number"
                 );
             }
-            tracing::debug!(source = %source.name, returned, matched = matched_count, "source answered");
+            tracing::debug!(source = %source.name, returned, matched = matched_count, "source returned its candidates");
             record(Attempt {
                 source: source.name.clone(),
                 kind: source.kind.clone(),

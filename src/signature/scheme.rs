@@ -119,9 +119,8 @@ mod tests {
         sha256: &'static str,
     }
 
-    // Computed with the scheme as JustCall documents it; the first is
-    // JustCall's own published webhook sample, whose third field is the event
-    // type and which has no published plain digest.
+    // Badge-shaped vectors computed with the scheme as JustCall documents it.
+    // JustCall's own published sample has its own test below.
     const VECTORS: [Vector; 3] = [
         Vector {
             secret: "s3cr3t-key-01",

@@ -25,7 +25,7 @@ pub fn parse(header: &str) -> Option<DateTime<Utc>> {
         .map(|naive| naive.and_utc())
 }
 
-/// How far `timestamp` is from `now`, in either direction.
+/// Returns the distance between `timestamp` and `now`, in either direction.
 pub fn skew(timestamp: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
     (now - timestamp).abs().to_std().unwrap_or(Duration::MAX)
 }

@@ -101,5 +101,56 @@ impl BuildError {
 /// struct with `#[serde(deny_unknown_fields)]` so a misspelt key is reported
 /// by name with the list of valid keys.
 pub fn parse_options<T: DeserializeOwned>(options: serde_json::Value) -> Result<T, BuildError> {
-    serde_json::from_value(options).map_err(|error| BuildError::new(error.to_string()))
+    serde_json::from_value(options).map_err(|error| options_error(&error.to_string()))
+}
+
+/// Names the key in serde's unknown-field and missing-field messages, so the
+/// gateway can point at its line in the config file.
+fn options_error(message: &str) -> BuildError {
+    let quoted = |rest: &str| rest.split('`').next().map(str::to_string);
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        if let Some(key) = quoted(rest) {
+            let allowed = rest.split_once("expected ").map(|(_, allowed)| allowed).unwrap_or("");
+            return BuildError::for_key(key, format!("unknown key; expected {allowed}"));
+        }
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        if let Some(key) = quoted(rest) {
+            return BuildError::for_key(key, "is required but missing");
+        }
+    }
+    BuildError::new(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Options {
+        path: String,
+        limit: Option<u32>,
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let error = parse_options::<Options>(serde_json::json!({"pth": "x"})).unwrap_err();
+        assert_eq!(error.key.as_deref(), Some("pth"));
+        assert!(error.message.contains("`path`"), "{}", error.message);
+    }
+
+    #[test]
+    fn missing_key_is_named() {
+        let error = parse_options::<Options>(serde_json::json!({})).unwrap_err();
+        assert_eq!(error.key.as_deref(), Some("path"));
+    }
+
+    #[test]
+    fn wrong_type_keeps_serde_message() {
+        let error = parse_options::<Options>(serde_json::json!({"path": "x", "limit": "many"})).unwrap_err();
+        assert_eq!(error.key, None);
+        assert!(error.message.contains("invalid type"), "{}", error.message);
+    }
 }
