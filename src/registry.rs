@@ -120,9 +120,16 @@ mod tests {
 
     #[test]
     fn unknown_type_lists_the_known_ones() {
-        let problems = build("[justcall]\nsecrets = [\"k\"]\n[[sources]]\nname = \"crm\"\ntype = \"hubsopt\"\n").unwrap_err();
+        let problems = build(
+            "[justcall]\nsecrets = [\"k\"]\n[[sources]]\nname = \"crm\"\ntype = \"hubsopt\"\n",
+        )
+        .unwrap_err();
         assert_eq!(problems[0].key.as_deref(), Some("sources[0].type"));
-        assert!(problems[0].message.contains("`file`, `hubspot`"), "{}", problems[0].message);
+        assert!(
+            problems[0].message.contains("`file`, `hubspot`"),
+            "{}",
+            problems[0].message
+        );
     }
 
     #[test]
@@ -130,7 +137,11 @@ mod tests {
         let text = "[justcall]\nsecrets = [\"k\"]\n[[sources]]\nname = \"crm\"\ntype = \"hubspot\"\nacces_token = \"t\"\n";
         let problems = build(text).unwrap_err();
         assert_eq!(problems[0].key.as_deref(), Some("sources[0].acces_token"));
-        assert!(problems[0].message.contains("`access_token`"), "{}", problems[0].message);
+        assert!(
+            problems[0].message.contains("`access_token`"),
+            "{}",
+            problems[0].message
+        );
     }
 
     #[test]

@@ -17,7 +17,6 @@ pub struct RawConfig {
     pub sources: Vec<RawSource>,
 }
 
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawServer {

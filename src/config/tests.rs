@@ -18,7 +18,10 @@ fn shipped_config_loads_with_demo_secret_warning() {
     let text = std::fs::read_to_string(&path).unwrap();
     let settings = load_text(&path, &text, &no_env).unwrap();
     assert_eq!(settings.justcall.secrets[0].expose(), DEMO_SECRET);
-    assert!(settings.warnings.iter().any(|warning| warning.contains("demo secret")));
+    assert!(settings
+        .warnings
+        .iter()
+        .any(|warning| warning.contains("demo secret")));
     assert_eq!(settings.server.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(settings.sources[0].kind, "file");
 }
@@ -43,7 +46,10 @@ fn defaults_fill_missing_keys() {
     assert_eq!(settings.cache.ttl.as_secs(), 900);
     assert_eq!(settings.cache.not_found_ttl.as_secs(), 120);
     assert_eq!(settings.sources[0].timeout.as_millis(), 1000);
-    assert_eq!(settings.justcall.timestamp_tolerance.unwrap().as_secs(), 300);
+    assert_eq!(
+        settings.justcall.timestamp_tolerance.unwrap().as_secs(),
+        300
+    );
 }
 
 #[test]
@@ -54,7 +60,10 @@ fn misspelt_key_is_named_with_its_line() {
     assert_eq!(problems[0].key.as_deref(), Some("server.lisen"));
     assert_eq!(problems[0].line, Some(10));
     let message = problems[0].to_string();
-    assert!(message.starts_with("gateway.toml:10: `server.lisen`"), "{message}");
+    assert!(
+        message.starts_with("gateway.toml:10: `server.lisen`"),
+        "{message}"
+    );
     assert!(message.contains("`listen`"), "{message}");
 }
 
@@ -69,9 +78,21 @@ fn invalid_values_are_all_reported() {
     let text = format!(
         "{MINIMAL}\n[server]\nlisten = \"localhost\"\npath = \"badge\"\n[lookup]\ndeadline_ms = 0\ndefault_region = \"XX\"\n[cache]\nmax_entries = 0\n"
     );
-    let keys: Vec<String> = problems(&text).into_iter().filter_map(|problem| problem.key).collect();
-    for expected in ["server.listen", "server.path", "lookup.deadline_ms", "lookup.default_region", "cache.max_entries"] {
-        assert!(keys.iter().any(|key| key == expected), "{expected} missing from {keys:?}");
+    let keys: Vec<String> = problems(&text)
+        .into_iter()
+        .filter_map(|problem| problem.key)
+        .collect();
+    for expected in [
+        "server.listen",
+        "server.path",
+        "lookup.deadline_ms",
+        "lookup.default_region",
+        "cache.max_entries",
+    ] {
+        assert!(
+            keys.iter().any(|key| key == expected),
+            "{expected} missing from {keys:?}"
+        );
     }
 }
 
@@ -79,16 +100,29 @@ fn invalid_values_are_all_reported() {
 fn invalid_enum_value_lists_the_choices() {
     let problems = problems(&format!("{MINIMAL}\n[lookup]\nmode = \"fastest\"\n"));
     assert_eq!(problems[0].key.as_deref(), Some("lookup.mode"));
-    assert!(problems[0].message.contains("`first_match`"), "{}", problems[0].message);
-    assert!(problems[0].message.contains("`parallel`"), "{}", problems[0].message);
+    assert!(
+        problems[0].message.contains("`first_match`"),
+        "{}",
+        problems[0].message
+    );
+    assert!(
+        problems[0].message.contains("`parallel`"),
+        "{}",
+        problems[0].message
+    );
 }
 
 #[test]
 fn unset_variable_names_key_and_variable() {
-    let text = "[justcall]\nsecrets = [\"${JC_SECRET}\"]\n[[sources]]\nname = \"s\"\ntype = \"file\"\n";
+    let text =
+        "[justcall]\nsecrets = [\"${JC_SECRET}\"]\n[[sources]]\nname = \"s\"\ntype = \"file\"\n";
     let problems = problems(text);
     assert_eq!(problems[0].key.as_deref(), Some("justcall.secrets[0]"));
-    assert!(problems[0].message.contains("`JC_SECRET`"), "{}", problems[0].message);
+    assert!(
+        problems[0].message.contains("`JC_SECRET`"),
+        "{}",
+        problems[0].message
+    );
     assert_eq!(problems[0].line, Some(2));
 }
 
@@ -96,7 +130,10 @@ fn unset_variable_names_key_and_variable() {
 fn sources_need_unique_names_and_a_type() {
     let text = "[justcall]\nsecrets = [\"k\"]\n[[sources]]\nname = \"a\"\ntype = \"file\"\n[[sources]]\nname = \"a\"\ntype = \"file\"\n[[sources]]\nname = \"b\"\n";
     let problems = problems(text);
-    let keys: Vec<&str> = problems.iter().filter_map(|problem| problem.key.as_deref()).collect();
+    let keys: Vec<&str> = problems
+        .iter()
+        .filter_map(|problem| problem.key.as_deref())
+        .collect();
     assert_eq!(keys, ["sources[1].name", "sources[2].type"]);
     assert_eq!(problems[0].line, Some(7));
 }
@@ -115,25 +152,41 @@ fn empty_secrets_are_rejected_while_verifying() {
 
 #[test]
 fn unverified_mode_is_warned_about() {
-    let text = "[justcall]\nverify_signatures = false\n[[sources]]\nname = \"s\"\ntype = \"file\"\n";
+    let text =
+        "[justcall]\nverify_signatures = false\n[[sources]]\nname = \"s\"\ntype = \"file\"\n";
     let settings = load_text(Path::new("gateway.toml"), text, &no_env).unwrap();
-    assert!(settings.warnings.iter().any(|warning| warning.contains("verify_signatures")));
+    assert!(settings
+        .warnings
+        .iter()
+        .any(|warning| warning.contains("verify_signatures")));
 }
 
 #[test]
 fn invalid_toml_is_reported() {
     let problems = problems("[server\nlisten = 1");
-    assert!(problems[0].message.contains("not valid TOML"), "{}", problems[0].message);
+    assert!(
+        problems[0].message.contains("not valid TOML"),
+        "{}",
+        problems[0].message
+    );
 }
 
 #[test]
 fn adapter_keys_are_passed_through() {
     let settings = load_text(Path::new("gateway.toml"), MINIMAL, &no_env).unwrap();
-    assert_eq!(settings.sources[0].options, serde_json::json!({"path": "contacts.csv"}));
+    assert_eq!(
+        settings.sources[0].options,
+        serde_json::json!({"path": "contacts.csv"})
+    );
 }
 
 #[test]
 fn settings_debug_hides_secrets() {
-    let settings = load_text(Path::new("gateway.toml"), MINIMAL.replace("\"k\"", "\"top-secret-value\"").as_str(), &no_env).unwrap();
+    let settings = load_text(
+        Path::new("gateway.toml"),
+        MINIMAL.replace("\"k\"", "\"top-secret-value\"").as_str(),
+        &no_env,
+    )
+    .unwrap();
     assert!(!format!("{settings:?}").contains("top-secret-value"));
 }

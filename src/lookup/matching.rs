@@ -30,7 +30,7 @@ pub fn recheck(
         let mut found = false;
         for stored in &contact.phones {
             match parse_stored(stored, region) {
-                Ok(number) if number.e164() == caller.e164() => {
+                Ok(number) if number.same_number(caller) => {
                     found = true;
                     break;
                 }

@@ -110,7 +110,10 @@ fn options_error(message: &str) -> BuildError {
     let quoted = |rest: &str| rest.split('`').next().map(str::to_string);
     if let Some(rest) = message.strip_prefix("unknown field `") {
         if let Some(key) = quoted(rest) {
-            let allowed = rest.split_once("expected ").map(|(_, allowed)| allowed).unwrap_or("");
+            let allowed = rest
+                .split_once("expected ")
+                .map(|(_, allowed)| allowed)
+                .unwrap_or("");
             return BuildError::for_key(key, format!("unknown key; expected {allowed}"));
         }
     }
@@ -149,7 +152,8 @@ mod tests {
 
     #[test]
     fn wrong_type_keeps_serde_message() {
-        let error = parse_options::<Options>(serde_json::json!({"path": "x", "limit": "many"})).unwrap_err();
+        let error = parse_options::<Options>(serde_json::json!({"path": "x", "limit": "many"}))
+            .unwrap_err();
         assert_eq!(error.key, None);
         assert!(error.message.contains("invalid type"), "{}", error.message);
     }

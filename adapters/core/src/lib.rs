@@ -18,6 +18,6 @@ mod secret;
 pub use adapter::{parse_options, Adapter, AdapterFactory, BuildError, SourceContext};
 pub use contact::Contact;
 pub use error::LookupError;
-pub use phone::{PhoneError, PhoneNumber, Region};
+pub use phone::{PhoneError, PhoneNumber, Region, SearchForm};
 pub use query::Query;
 pub use secret::Secret;

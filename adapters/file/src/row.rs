@@ -170,11 +170,8 @@ pub(crate) fn parse_row(
 
 /// Splits the `phone` field at `;` and parses each number. Returns the
 /// numbers as written (trimmed) and their distinct E.164 forms. Empty parts,
-/// such as the one a trailing `;` leaves, are skipped.
-///
-/// NOTE: `parse_stored` accepts numbers too short to be dialled, such as
-/// `555` (read as +1555) or a US number without its area code, `555-0123`.
-/// Such a row loads without error but no caller ever matches it.
+/// such as the one a trailing `;` leaves, are skipped. Numbers too short or
+/// too long to dial, such as `555-0123` without its area code, are errors.
 fn parse_phones(
     field: &str,
     region: Region,
@@ -229,6 +226,11 @@ fn describe_phone_error(raw: &str, error: &PhoneError, region: Region) -> String
         PhoneError::Unparsable => format!(
             "`{value}` is not a phone number; write it with its country code, e.g. +14155550123 \
              (a number without one is read as a {region} number)"
+        ),
+        PhoneError::ImpossibleLength => format!(
+            "`{value}` has too few or too many digits for a phone number; write the full number \
+             with its area code and country code, e.g. +14155550123 (a number without a country \
+             code is read as a {region} number)"
         ),
         PhoneError::UnknownRegion(_) => format!("`{value}`: {error}"),
     }

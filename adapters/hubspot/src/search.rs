@@ -98,20 +98,11 @@ impl SearchRequest {
 /// `+14155550123`, `14155550123`, `4155550123`, `(415) 555-0123` and
 /// `+1 415-555-0123`.
 fn written_forms(caller: &PhoneNumber) -> Vec<String> {
-    let candidates = [
-        caller.e164(),
-        caller.e164_digits(),
-        caller.national_digits(),
-        caller.national_formatted(),
-        caller.international_formatted(),
-    ];
-    let mut forms: Vec<String> = Vec::with_capacity(candidates.len());
-    for candidate in candidates {
-        if !forms.iter().any(|form| form == candidate) {
-            forms.push(candidate.to_string());
-        }
-    }
-    forms
+    caller
+        .search_forms()
+        .into_iter()
+        .map(str::to_string)
+        .collect()
 }
 
 /// The search response. `paging` is not read, because one page of
