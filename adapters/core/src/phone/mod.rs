@@ -399,6 +399,14 @@ mod tests {
     }
 
     #[test]
+    fn degenerate_digits_are_rejected() {
+        let de: Region = "DE".parse().unwrap();
+        assert!(parse_caller("0000000001", de).is_err());
+        assert!(parse_stored("0000000001", de).is_err());
+        assert_eq!(parse_caller("555-0123", us()), Err(PhoneError::ImpossibleLength));
+    }
+
+    #[test]
     fn unknown_region_is_rejected() {
         assert!(matches!(
             "XX".parse::<Region>(),
