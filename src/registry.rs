@@ -8,7 +8,7 @@ use std::sync::Arc;
 use badgegate_adapter::{http, AdapterFactory, SourceContext};
 
 use crate::config::{ConfigProblem, Settings};
-use crate::lookup::Source;
+use crate::lookup::{Source, SourcePolicy};
 
 /// Adapter factories by `type` name.
 #[derive(Clone, Default)]
@@ -73,12 +73,25 @@ impl Registry {
                 http: client.clone(),
             };
             match factory.build(context, spec.options.clone()) {
-                Ok(adapter) => sources.push(Source {
-                    name: spec.name.clone(),
-                    kind: spec.kind.clone(),
-                    timeout: spec.timeout,
-                    adapter,
-                }),
+                Ok(adapter) => {
+                    let rate_limit_per_sec = spec
+                        .rate_limit_per_sec
+                        .or_else(|| factory.default_rate_limit_per_sec())
+                        .filter(|rate| *rate > 0);
+                    let policy = SourcePolicy {
+                        timeout: spec.timeout,
+                        max_retries: spec.max_retries,
+                        rate_limit_per_sec,
+                        circuit_failures: spec.circuit_failures,
+                        circuit_open_for: spec.circuit_open_for,
+                    };
+                    sources.push(Source::new(
+                        spec.name.clone(),
+                        spec.kind.clone(),
+                        policy,
+                        adapter,
+                    ));
+                }
                 Err(error) => {
                     let problem_key = match &error.key {
                         Some(field) => key(field),

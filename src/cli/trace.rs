@@ -69,11 +69,13 @@ fn print_text(number: &serde_json::Value, result: &LookupResult, elapsed_ms: f64
     println!("cache     {}", result.cache.label());
     for attempt in &result.attempts {
         println!(
-            "source    {} ({}): {} in {:.1} ms",
+            "source    {} ({}): {} in {:.1} ms, {} call{}",
             attempt.source,
             attempt.kind,
             attempt.result,
-            attempt.duration.as_secs_f64() * 1000.0
+            attempt.duration.as_secs_f64() * 1000.0,
+            attempt.calls,
+            if attempt.calls == 1 { "" } else { "s" }
         );
         if let Some(error) = &attempt.error {
             println!("  error              {error}");

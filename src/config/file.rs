@@ -119,6 +119,10 @@ pub struct RawCache {
     pub ttl_secs: u64,
     /// How long a "not found" is remembered.
     pub not_found_ttl_secs: u64,
+    /// Age after which a cached answer is served and refreshed in the background; 0 is off.
+    pub refresh_after_secs: u64,
+    /// How long past its freshness an answer may still be served while every source fails.
+    pub stale_if_error_secs: u64,
 }
 
 impl Default for RawCache {
@@ -127,6 +131,8 @@ impl Default for RawCache {
             max_entries: 100_000,
             ttl_secs: 900,
             not_found_ttl_secs: 120,
+            refresh_after_secs: 0,
+            stale_if_error_secs: 86400,
         }
     }
 }
@@ -155,6 +161,25 @@ impl Default for RawLog {
     }
 }
 
+/// A source's circuit breaker.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawCircuit {
+    /// Consecutive failed calls that open the circuit.
+    pub failures: u32,
+    /// How long an open circuit skips the source before one probe call.
+    pub open_secs: u64,
+}
+
+impl Default for RawCircuit {
+    fn default() -> Self {
+        RawCircuit {
+            failures: 5,
+            open_secs: 30,
+        }
+    }
+}
+
 /// One `[[sources]]` table: the keys every source has, and the adapter's own
 /// keys, which the adapter's factory validates.
 #[derive(Debug, Deserialize)]
@@ -163,6 +188,9 @@ pub struct RawSource {
     #[serde(rename = "type")]
     pub kind: Option<String>,
     pub timeout_ms: Option<u64>,
+    pub max_retries: Option<u32>,
+    pub rate_limit_per_sec: Option<u32>,
+    pub circuit: Option<RawCircuit>,
     #[serde(flatten)]
     pub options: BTreeMap<String, serde_json::Value>,
 }

@@ -73,6 +73,9 @@ pub struct CacheSettings {
     pub max_entries: u64,
     pub ttl: Duration,
     pub not_found_ttl: Duration,
+    /// `None` when background refresh is off.
+    pub refresh_after: Option<Duration>,
+    pub stale_if_error: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +90,11 @@ pub struct SourceSpec {
     pub name: String,
     pub kind: String,
     pub timeout: Duration,
+    pub max_retries: u32,
+    /// `None` takes the adapter's default; `Some(0)` turns the limit off.
+    pub rate_limit_per_sec: Option<u32>,
+    pub circuit_failures: u32,
+    pub circuit_open_for: Duration,
     /// The adapter's own keys, for its factory to validate.
     pub options: serde_json::Value,
     /// Position in `[[sources]]`, for error messages.
@@ -205,6 +213,15 @@ pub fn validate(raw: RawConfig, file: &Path, text: &str) -> Result<Settings, Vec
             "is 0; write a positive number of seconds, e.g. 900".into(),
         );
     }
+    if cache.refresh_after_secs > 0 && cache.refresh_after_secs >= cache.ttl_secs {
+        problem(
+            "cache.refresh_after_secs",
+            format!(
+                "{} is not shorter than cache.ttl_secs ({}), so no answer would be refreshed before it expires; write a smaller number, or 0 to turn refresh off",
+                cache.refresh_after_secs, cache.ttl_secs
+            ),
+        );
+    }
 
     if let Err(error) = tracing_subscriber::EnvFilter::try_new(&raw.log.level) {
         problem(
@@ -247,6 +264,9 @@ pub fn validate(raw: RawConfig, file: &Path, text: &str) -> Result<Settings, Vec
             max_entries: cache.max_entries,
             ttl: Duration::from_secs(cache.ttl_secs),
             not_found_ttl: Duration::from_secs(cache.not_found_ttl_secs),
+            refresh_after: (cache.refresh_after_secs > 0)
+                .then(|| Duration::from_secs(cache.refresh_after_secs)),
+            stale_if_error: Duration::from_secs(cache.stale_if_error_secs),
         },
         log: LogSettings {
             format: raw.log.format,
@@ -302,6 +322,23 @@ fn validate_sources(
             continue;
         };
         let timeout_ms = source.timeout_ms.unwrap_or(1000);
+        let circuit = source.circuit.unwrap_or_default();
+        if circuit.failures == 0 {
+            problem(
+                &key("circuit.failures"),
+                "is 0; write how many consecutive failed calls open the circuit, e.g. 5".into(),
+            );
+        }
+        if circuit.open_secs == 0 {
+            problem(
+                &key("circuit.open_secs"),
+                "is 0; write how many seconds an open circuit skips the source, e.g. 30".into(),
+            );
+        }
+        let max_retries = source.max_retries.unwrap_or(2);
+        if max_retries > 10 {
+            problem(&key("max_retries"), format!("{max_retries} is more retries than any deadline leaves time for; write a number from 0 to 10, e.g. 2"));
+        }
         if timeout_ms == 0 {
             problem(
                 &key("timeout_ms"),
@@ -316,6 +353,10 @@ fn validate_sources(
             name,
             kind,
             timeout: Duration::from_millis(timeout_ms),
+            max_retries,
+            rate_limit_per_sec: source.rate_limit_per_sec,
+            circuit_failures: circuit.failures,
+            circuit_open_for: Duration::from_secs(circuit.open_secs),
             options: serde_json::Value::Object(source.options.into_iter().collect()),
             index,
         });

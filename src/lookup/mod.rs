@@ -1,106 +1,101 @@
-//! The lookup pipeline: cache, then the sources in order, then the re-check
-//! of every candidate and the choice between several matches.
+//! The lookup pipeline: cache, then the sources, then the re-check of every
+//! candidate and the choice between several matches.
 //!
 //! The cache key is the caller's E.164, so every spelling of one number
-//! shares one entry, and concurrent lookups of one uncached number share one
-//! call to the sources.
+//! shares one entry. Concurrent lookups of one number that is not fresh in
+//! the cache share one run over the sources, which runs in its own task: a
+//! request that gives up at its deadline leaves the run to finish and fill
+//! the cache for the next caller.
 
+mod cache;
+mod circuit;
 mod matching;
 mod outcome;
+mod rate_limit;
+mod source;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use badgegate_adapter::{Adapter, Contact, LookupError, PhoneNumber, Query, Region};
-use futures_util::future::join_all;
+use badgegate_adapter::{Contact, PhoneNumber, Query, Region};
+use futures_util::future::{BoxFuture, FutureExt, Shared};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use moka::future::Cache;
-use moka::Expiry;
 use tokio::time::Instant;
 
 use crate::config::{LookupMode, MultipleMatches, Settings};
 
+use cache::{Age, CachedAnswer, Freshness, Retention};
 pub use matching::Verdict;
 pub use outcome::{Answer, Attempt, Badge, CacheStatus, LookupResult, Outcome, Unavailable};
-
-/// A built adapter with the settings every source has.
-#[derive(Clone)]
-pub struct Source {
-    pub name: String,
-    pub kind: String,
-    pub timeout: Duration,
-    pub adapter: Arc<dyn Adapter>,
-}
-
-impl std::fmt::Debug for Source {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Source")
-            .field("name", &self.name)
-            .field("kind", &self.kind)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
+pub use source::{Source, SourceError, SourcePolicy, SourceReport};
 
 /// The lookup pipeline shared by every request.
+#[derive(Clone)]
 pub struct Lookup {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     sources: Vec<Source>,
-    cache: Cache<String, Answer>,
+    cache: Cache<String, CachedAnswer>,
+    freshness: Freshness,
+    /// Runs over the sources in progress, by cache key.
+    in_flight: Mutex<HashMap<String, SharedRun>>,
     deadline: Duration,
     region: Region,
     mode: LookupMode,
     policy: MultipleMatches,
 }
 
-/// Gives found contacts and misses their own time to live.
-struct AnswerExpiry {
-    found: Duration,
-    not_found: Duration,
+/// What one run over the sources produced, shared by every request that
+/// waited for it.
+#[derive(Debug)]
+struct Run {
+    result: Result<Answer, Unavailable>,
+    attempts: Vec<Attempt>,
 }
 
-impl Expiry<String, Answer> for AnswerExpiry {
-    fn expire_after_create(
-        &self,
-        _key: &String,
-        answer: &Answer,
-        _created_at: std::time::Instant,
-    ) -> Option<Duration> {
-        Some(match answer {
-            Answer::Found(_) => self.found,
-            Answer::NotFound => self.not_found,
-        })
-    }
-}
+type SharedRun = Shared<BoxFuture<'static, Arc<Run>>>;
 
 impl Lookup {
     pub fn new(settings: &Settings, sources: Vec<Source>) -> Self {
+        let freshness = Freshness {
+            found: settings.cache.ttl,
+            not_found: settings.cache.not_found_ttl,
+            stale_if_error: settings.cache.stale_if_error,
+            refresh_after: settings.cache.refresh_after,
+        };
         let cache = Cache::builder()
             .max_capacity(settings.cache.max_entries)
-            .expire_after(AnswerExpiry {
-                found: settings.cache.ttl,
-                not_found: settings.cache.not_found_ttl,
-            })
+            .expire_after(Retention(freshness))
             .build();
         Lookup {
-            sources,
-            cache,
-            deadline: settings.lookup.deadline,
-            region: settings.lookup.default_region,
-            mode: settings.lookup.mode,
-            policy: settings.lookup.on_multiple_matches,
+            inner: Arc::new(Inner {
+                sources,
+                cache,
+                freshness,
+                in_flight: Mutex::new(HashMap::new()),
+                deadline: settings.lookup.deadline,
+                region: settings.lookup.default_region,
+                mode: settings.lookup.mode,
+                policy: settings.lookup.on_multiple_matches,
+            }),
         }
     }
 
     pub fn region(&self) -> Region {
-        self.region
+        self.inner.region
     }
 
     pub fn sources(&self) -> &[Source] {
-        &self.sources
+        &self.inner.sources
     }
 
     /// Runs every adapter's start-up at once and logs the ones that fail.
     pub async fn start_sources(&self) {
-        let starts = self.sources.iter().map(|source| async move {
+        let starts = self.inner.sources.iter().map(|source| async move {
             match source.adapter.start().await {
                 Ok(()) => tracing::debug!(source = %source.name, "source started"),
                 Err(error) => tracing::error!(
@@ -111,7 +106,7 @@ impl Lookup {
                 ),
             }
         });
-        join_all(starts).await;
+        futures_util::future::join_all(starts).await;
     }
 
     /// Looks `caller` up and returns by `started` plus the lookup deadline.
@@ -121,140 +116,270 @@ impl Lookup {
         request_id: &str,
         started: Instant,
     ) -> LookupResult {
-        let deadline = started + self.deadline;
+        let deadline = started + self.inner.deadline;
         let key = caller.e164().to_string();
-        if let Some(answer) = self.cache.get(&key).await {
-            return LookupResult {
-                outcome: answer.into(),
-                cache: CacheStatus::Hit,
-                attempts: Vec::new(),
-            };
+        let cached = self.inner.cache.get(&key).await;
+        if let Some(entry) = &cached {
+            match entry.age(Instant::now(), &self.inner.freshness) {
+                Age::Fresh => return LookupResult::hit(entry.answer.clone()),
+                Age::RefreshDue => {
+                    self.refresh_in_background(&key, caller);
+                    return LookupResult::hit(entry.answer.clone());
+                }
+                Age::Stale => {}
+            }
         }
 
-        let attempts = Arc::new(Mutex::new(Vec::new()));
-        let query = Query::new(caller.clone(), deadline, request_id);
-        let ask = self.ask_sources(&query, Arc::clone(&attempts));
-        let outcome =
-            match tokio::time::timeout_at(deadline, self.cache.entry(key).or_try_insert_with(ask))
-                .await
-            {
-                Ok(Ok(entry)) => entry.into_value().into(),
-                Ok(Err(unavailable)) => Outcome::Unavailable(*unavailable),
-                Err(_) => Outcome::Unavailable(Unavailable::Deadline),
-            };
-        let attempts =
-            std::mem::take(&mut *attempts.lock().expect("attempts lock is never poisoned"));
-        LookupResult {
-            outcome,
-            cache: CacheStatus::Miss,
-            attempts,
+        let run = self.join_or_start_run(&key, caller, request_id, deadline);
+        let (unavailable, attempts) = match tokio::time::timeout_at(deadline, run).await {
+            Ok(run) => match &run.result {
+                Ok(answer) => {
+                    return LookupResult {
+                        outcome: answer.clone().into(),
+                        cache: CacheStatus::Miss,
+                        attempts: run.attempts.clone(),
+                    }
+                }
+                Err(unavailable) => (*unavailable, run.attempts.clone()),
+            },
+            Err(_) => (Unavailable::Deadline, Vec::new()),
+        };
+        match cached {
+            Some(entry) => {
+                let age = Instant::now().saturating_duration_since(entry.stored_at);
+                tracing::warn!(
+                    number = %caller.masked(),
+                    age_secs = age.as_secs(),
+                    reason = %unavailable,
+                    "answering with a stale cached answer because no source could answer"
+                );
+                LookupResult {
+                    outcome: entry.answer.into(),
+                    cache: CacheStatus::Stale,
+                    attempts,
+                }
+            }
+            None => LookupResult {
+                outcome: Outcome::Unavailable(unavailable),
+                cache: CacheStatus::Miss,
+                attempts,
+            },
         }
     }
 
     /// Removes every cached answer.
     pub fn clear_cache(&self) {
-        self.cache.invalidate_all();
+        self.inner.cache.invalidate_all();
     }
 
-    async fn ask_sources(
+    /// Starts a run that refreshes a cached answer, unless one is in progress.
+    fn refresh_in_background(&self, key: &str, caller: &PhoneNumber) {
+        let deadline = Instant::now() + self.inner.deadline;
+        let run = self.join_or_start_run(key, caller, "background-refresh", deadline);
+        tokio::spawn(async move {
+            run.await;
+        });
+    }
+
+    /// Returns the run in progress for `key`, or starts one in its own task.
+    fn join_or_start_run(
         &self,
-        query: &Query,
-        attempts: Arc<Mutex<Vec<Attempt>>>,
-    ) -> Result<Answer, Unavailable> {
-        let results: Vec<(Duration, Result<Vec<Contact>, LookupError>)> = match self.mode {
-            LookupMode::Parallel => {
-                join_all(self.sources.iter().map(|source| self.ask(source, query))).await
+        key: &str,
+        caller: &PhoneNumber,
+        request_id: &str,
+        deadline: Instant,
+    ) -> SharedRun {
+        let mut in_flight = self
+            .inner
+            .in_flight
+            .lock()
+            .expect("in-flight lock is never poisoned");
+        if let Some(run) = in_flight.get(key) {
+            return run.clone();
+        }
+        let inner = Arc::clone(&self.inner);
+        let query = Query::new(caller.clone(), deadline, request_id);
+        let task_key = key.to_string();
+        let task = tokio::spawn(async move {
+            let run = inner.ask_sources(&query).await;
+            if let Ok(answer) = &run.result {
+                let cached = CachedAnswer {
+                    answer: answer.clone(),
+                    stored_at: Instant::now(),
+                };
+                inner.cache.insert(task_key.clone(), cached).await;
             }
-            LookupMode::FirstMatch => Vec::new(),
-        };
-        let mut parallel_results = results.into_iter();
+            inner
+                .in_flight
+                .lock()
+                .expect("in-flight lock is never poisoned")
+                .remove(&task_key);
+            Arc::new(run)
+        });
+        let run = async move {
+            task.await.unwrap_or_else(|error| {
+                tracing::error!(%error, "a lookup task ended without an answer");
+                Arc::new(Run {
+                    result: Err(Unavailable::SourcesFailed),
+                    attempts: Vec::new(),
+                })
+            })
+        }
+        .boxed()
+        .shared();
+        in_flight.insert(key.to_string(), run.clone());
+        run
+    }
+}
+
+impl LookupResult {
+    fn hit(answer: Answer) -> Self {
+        LookupResult {
+            outcome: answer.into(),
+            cache: CacheStatus::Hit,
+            attempts: Vec::new(),
+        }
+    }
+}
+
+/// What the pipeline makes of one source's report.
+enum Judgement {
+    /// The lookup is decided: a badge, or no badge for an ambiguous number.
+    Decided(Answer),
+    /// The source matched nothing; ask the next one.
+    NoMatch,
+    /// The source failed; ask the next one.
+    Failed,
+}
+
+impl Inner {
+    async fn ask_sources(&self, query: &Query) -> Run {
+        let mut attempts = Vec::with_capacity(self.sources.len());
         let mut failures = 0;
-        for source in &self.sources {
-            let (duration, result) = match self.mode {
-                LookupMode::Parallel => parallel_results.next().expect("one result per source"),
-                LookupMode::FirstMatch => self.ask(source, query).await,
-            };
-            let record = |attempt: Attempt| {
-                attempts
-                    .lock()
-                    .expect("attempts lock is never poisoned")
-                    .push(attempt)
-            };
-            let contacts = match result {
-                Ok(contacts) => contacts,
-                Err(error) => {
-                    failures += 1;
-                    tracing::error!(
-                        source = %source.name,
-                        error_kind = error.kind(),
-                        status = error.status(),
-                        duration_ms = duration.as_millis() as u64,
-                        error = %error,
-                        "source lookup failed"
-                    );
-                    record(Attempt::failed(source, duration, &error));
-                    continue;
+        match self.mode {
+            LookupMode::FirstMatch => {
+                for source in &self.sources {
+                    let report = source.find(query).await;
+                    match self.judge(source, report, query, &mut attempts) {
+                        Judgement::Decided(answer) => return Run::answered(answer, attempts),
+                        Judgement::NoMatch => {}
+                        Judgement::Failed => failures += 1,
+                    }
                 }
-            };
-            let returned = contacts.len();
-            let (matched, candidates) = matching::recheck(contacts, query.caller(), self.region);
-            let matched_count = matched.len();
-            let chosen = matching::choose(matched, self.policy);
-            if matched_count > 1 {
-                tracing::info!(
-                    source = %source.name,
-                    count = matched_count,
-                    chosen = chosen.as_ref().map(|contact| contact.id.as_str()).unwrap_or("none"),
-                    policy = ?self.policy,
-                    "several records match the caller's number"
-                );
             }
-            tracing::debug!(source = %source.name, returned, matched = matched_count, "source returned its candidates");
-            record(Attempt {
-                source: source.name.clone(),
-                kind: source.kind.clone(),
-                duration,
-                result: if chosen.is_some() {
-                    "matched"
-                } else {
-                    "no_match"
-                },
-                error: None,
-                candidates,
-                chosen: chosen.as_ref().map(|contact| contact.id.clone()),
-            });
-            if let Some(contact) = chosen {
-                return Ok(Answer::Found(badge(contact, &source.name, query.caller())));
-            }
-            if matched_count > 1 {
-                // Several records match and the policy picks none: another
-                // source's single record would still be a guess.
-                return Ok(Answer::NotFound);
+            LookupMode::Parallel => {
+                // Every source is asked at once, but reports are judged in
+                // the listed order: a match decides only once every source
+                // before it has reported no match, and the rest are dropped.
+                let mut pending: FuturesUnordered<_> = self
+                    .sources
+                    .iter()
+                    .enumerate()
+                    .map(|(index, source)| async move { (index, source.find(query).await) })
+                    .collect();
+                let mut reports: Vec<Option<SourceReport>> =
+                    self.sources.iter().map(|_| None).collect();
+                let mut next = 0;
+                while let Some((index, report)) = pending.next().await {
+                    reports[index] = Some(report);
+                    while let Some(report) = reports.get_mut(next).and_then(Option::take) {
+                        let source = &self.sources[next];
+                        next += 1;
+                        match self.judge(source, report, query, &mut attempts) {
+                            Judgement::Decided(answer) => {
+                                for source in &self.sources[next..] {
+                                    attempts.push(Attempt::cancelled(source));
+                                }
+                                return Run::answered(answer, attempts);
+                            }
+                            Judgement::NoMatch => {}
+                            Judgement::Failed => failures += 1,
+                        }
+                    }
+                }
             }
         }
-        if failures > 0 {
+        let result = if failures > 0 {
             Err(Unavailable::SourcesFailed)
         } else {
             Ok(Answer::NotFound)
-        }
+        };
+        Run { result, attempts }
     }
 
-    /// Calls one source, bounded by its timeout and by the time left.
-    async fn ask(
+    fn judge(
         &self,
         source: &Source,
+        report: SourceReport,
         query: &Query,
-    ) -> (Duration, Result<Vec<Contact>, LookupError>) {
-        let started = Instant::now();
-        let limit = source.timeout.min(query.time_left());
-        if limit.is_zero() {
-            return (Duration::ZERO, Err(LookupError::Timeout(Duration::ZERO)));
-        }
-        let result = match tokio::time::timeout(limit, source.adapter.find(query)).await {
-            Ok(result) => result,
-            Err(_) => Err(LookupError::Timeout(limit)),
+        attempts: &mut Vec<Attempt>,
+    ) -> Judgement {
+        let contacts = match report.result {
+            Ok(contacts) => contacts,
+            Err(error) => {
+                tracing::error!(
+                    source = %source.name,
+                    error_kind = error.kind(),
+                    calls = report.calls,
+                    duration_ms = report.duration.as_millis() as u64,
+                    error = %error,
+                    "source lookup failed"
+                );
+                attempts.push(Attempt::failed(
+                    source,
+                    report.duration,
+                    report.calls,
+                    &error,
+                ));
+                return Judgement::Failed;
+            }
         };
-        (started.elapsed(), result)
+        let returned = contacts.len();
+        let (matched, candidates) = matching::recheck(contacts, query.caller(), self.region);
+        let matched_count = matched.len();
+        let chosen = matching::choose(matched, self.policy);
+        if matched_count > 1 {
+            tracing::info!(
+                source = %source.name,
+                count = matched_count,
+                chosen = chosen.as_ref().map(|contact| contact.id.as_str()).unwrap_or("none"),
+                policy = ?self.policy,
+                "several records match the caller's number"
+            );
+        }
+        tracing::debug!(source = %source.name, returned, matched = matched_count, "source returned its candidates");
+        attempts.push(Attempt {
+            source: source.name.clone(),
+            kind: source.kind.clone(),
+            duration: report.duration,
+            calls: report.calls,
+            result: if chosen.is_some() {
+                "matched"
+            } else {
+                "no_match"
+            },
+            error: None,
+            candidates,
+            chosen: chosen.as_ref().map(|contact| contact.id.clone()),
+        });
+        match chosen {
+            Some(contact) => {
+                Judgement::Decided(Answer::Found(badge(contact, &source.name, query.caller())))
+            }
+            // Several records match and the policy picks none: another
+            // source's single record would still be a guess.
+            None if matched_count > 1 => Judgement::Decided(Answer::NotFound),
+            None => Judgement::NoMatch,
+        }
+    }
+}
+
+impl Run {
+    fn answered(answer: Answer, attempts: Vec<Attempt>) -> Self {
+        Run {
+            result: Ok(answer),
+            attempts,
+        }
     }
 }
 

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use badgegate_adapter::LookupError;
 use serde::Serialize;
 
 use super::matching::Verdict;
+use super::source::SourceError;
 
 /// The badge JustCall shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -64,6 +64,8 @@ pub enum CacheStatus {
     Hit,
     /// Answered by the sources, or by another request's lookup of the same number.
     Miss,
+    /// Answered from an expired entry because no source could answer.
+    Stale,
 }
 
 impl CacheStatus {
@@ -71,6 +73,7 @@ impl CacheStatus {
         match self {
             CacheStatus::Hit => "hit",
             CacheStatus::Miss => "miss",
+            CacheStatus::Stale => "stale",
         }
     }
 }
@@ -83,7 +86,9 @@ pub struct Attempt {
     pub kind: String,
     #[serde(serialize_with = "as_millis", rename = "duration_ms")]
     pub duration: Duration,
-    /// `matched`, `no_match`, `failed` or `skipped`.
+    /// Upstream calls made, retries included.
+    pub calls: u32,
+    /// `matched`, `no_match`, `failed` or `cancelled`.
     pub result: &'static str,
     /// The error's message, when the source failed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -95,13 +100,34 @@ pub struct Attempt {
 }
 
 impl Attempt {
-    pub(super) fn failed(source: &super::Source, duration: Duration, error: &LookupError) -> Self {
+    pub(super) fn failed(
+        source: &super::Source,
+        duration: Duration,
+        calls: u32,
+        error: &SourceError,
+    ) -> Self {
         Attempt {
             source: source.name.clone(),
             kind: source.kind.clone(),
             duration,
+            calls,
             result: "failed",
             error: Some(error.to_string()),
+            candidates: Vec::new(),
+            chosen: None,
+        }
+    }
+
+    /// A source of lower priority whose call was dropped in parallel mode
+    /// because a source listed before it matched.
+    pub(super) fn cancelled(source: &super::Source) -> Self {
+        Attempt {
+            source: source.name.clone(),
+            kind: source.kind.clone(),
+            duration: Duration::ZERO,
+            calls: 0,
+            result: "cancelled",
+            error: None,
             candidates: Vec::new(),
             chosen: None,
         }
@@ -117,7 +143,6 @@ fn as_millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result
 pub struct LookupResult {
     pub outcome: Outcome,
     pub cache: CacheStatus,
-    /// The sources asked by this request; empty on a cache hit or when
-    /// another request's lookup of the same number answered.
+    /// The sources asked by the run that answered; empty on a cache hit.
     pub attempts: Vec<Attempt>,
 }

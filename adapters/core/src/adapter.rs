@@ -58,9 +58,16 @@ pub trait AdapterFactory: Send + Sync {
     /// The value of `type` this factory builds, e.g. `"hubspot"`.
     fn type_name(&self) -> &'static str;
 
+    /// The rate limit a source of this type gets when its config sets no
+    /// `rate_limit_per_sec`, in calls per second; `None` for no limit. Give
+    /// the vendor's documented limit, so that a default config stays under it.
+    fn default_rate_limit_per_sec(&self) -> Option<u32> {
+        None
+    }
+
     /// Validates the adapter's own keys and builds the adapter. `options` is
     /// the source's table without the keys every source has (`name`, `type`,
-    /// `timeout_ms`), with `${VAR}` references already replaced. Reads local
+    /// `timeout_ms`, `max_retries`, `rate_limit_per_sec`, `circuit`), with `${VAR}` references already replaced. Reads local
     /// files if the adapter needs them, but makes no network call: that
     /// belongs in [`Adapter::start`], because `badgegate check` builds every
     /// adapter too.

@@ -39,6 +39,13 @@ impl AdapterFactory for HubspotFactory {
         "hubspot"
     }
 
+    /// HubSpot's CRM search allows about five requests per second per
+    /// account (older documentation says four) and reports no rate-limit
+    /// headers, so the default stays at four.
+    fn default_rate_limit_per_sec(&self) -> Option<u32> {
+        Some(4)
+    }
+
     fn build(
         &self,
         context: SourceContext,

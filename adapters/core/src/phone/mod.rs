@@ -403,7 +403,10 @@ mod tests {
         let de: Region = "DE".parse().unwrap();
         assert!(parse_caller("0000000001", de).is_err());
         assert!(parse_stored("0000000001", de).is_err());
-        assert_eq!(parse_caller("555-0123", us()), Err(PhoneError::ImpossibleLength));
+        assert_eq!(
+            parse_caller("555-0123", us()),
+            Err(PhoneError::ImpossibleLength)
+        );
     }
 
     #[test]
