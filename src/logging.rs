@@ -1,6 +1,8 @@
 //! Log output: text or JSON lines on standard error, with the level from
 //! `log.level` unless `RUST_LOG` is set.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, LogSettings};
@@ -29,6 +31,7 @@ pub fn init(settings: &LogSettings) {
         .unwrap_or_else(|| EnvFilter::new(directives(&settings.level)));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match settings.format {
         LogFormat::Text => builder.init(),

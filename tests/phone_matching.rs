@@ -30,14 +30,50 @@ fn stored_contacts() -> Vec<Value> {
         })
     };
     vec![
-        contact("1", "Ada", "+1 (415) 555-0123", None, "2025-01-01T00:00:00Z"),
+        contact(
+            "1",
+            "Ada",
+            "+1 (415) 555-0123",
+            None,
+            "2025-01-01T00:00:00Z",
+        ),
         contact("2", "Bea", "415.555.0199   ", None, "2025-01-01T00:00:00Z"),
         contact("3", "Carl", "+49 30 1234567", None, "2025-01-01T00:00:00Z"),
-        contact("4", "Dora", "+44 20 7946 0958", None, "2025-01-01T00:00:00Z"),
-        contact("5", "Emil", "+1 415 555 0188 ext. 12", None, "2025-01-01T00:00:00Z"),
-        contact("6", "OldTwin", "+1 415 555 0177", None, "2025-03-01T00:00:00Z"),
-        contact("7", "NewTwin", "", Some("(415) 555-0177"), "2026-06-01T00:00:00Z"),
-        contact("8", "NearMiss", "+1 415 555 0124", None, "2026-09-01T00:00:00Z"),
+        contact(
+            "4",
+            "Dora",
+            "+44 20 7946 0958",
+            None,
+            "2025-01-01T00:00:00Z",
+        ),
+        contact(
+            "5",
+            "Emil",
+            "+1 415 555 0188 ext. 12",
+            None,
+            "2025-01-01T00:00:00Z",
+        ),
+        contact(
+            "6",
+            "OldTwin",
+            "+1 415 555 0177",
+            None,
+            "2025-03-01T00:00:00Z",
+        ),
+        contact(
+            "7",
+            "NewTwin",
+            "",
+            Some("(415) 555-0177"),
+            "2026-06-01T00:00:00Z",
+        ),
+        contact(
+            "8",
+            "NearMiss",
+            "+1 415 555 0124",
+            None,
+            "2026-09-01T00:00:00Z",
+        ),
     ]
 }
 
@@ -69,17 +105,24 @@ impl Respond for LooseSearch {
             .into_iter()
             .filter(|contact| {
                 let properties = &contact["properties"];
-                let numbers = [properties["phone"].as_str(), properties["mobilephone"].as_str()];
+                let numbers = [
+                    properties["phone"].as_str(),
+                    properties["mobilephone"].as_str(),
+                ];
                 let near_miss = properties["firstname"] == "NearMiss";
                 near_miss
                     || numbers
                         .into_iter()
                         .flatten()
                         .filter(|number| !number.trim().is_empty())
-                        .any(|number| wanted.contains(&last_four(number.split("ext").next().unwrap_or(number))))
+                        .any(|number| {
+                            wanted
+                                .contains(&last_four(number.split("ext").next().unwrap_or(number)))
+                        })
             })
             .collect();
-        ResponseTemplate::new(200).set_body_json(json!({"total": results.len(), "results": results}))
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"total": results.len(), "results": results}))
     }
 }
 
@@ -109,7 +152,10 @@ async fn hubspot_messy_numbers_find_the_right_person() {
         "[[sources]]\nname = \"hubspot\"\ntype = \"hubspot\"\naccess_token = \"t\"\nbase_url = \"{}\"\n",
         hubspot.uri()
     ));
-    let lookup = Lookup::new(&settings, Registry::builtin().build_sources(&settings).unwrap());
+    let lookup = Lookup::new(
+        &settings,
+        Registry::builtin().build_sources(&settings).unwrap(),
+    );
 
     let cases = [
         ("14155550123", Some("Ada Example")),
@@ -122,7 +168,11 @@ async fn hubspot_messy_numbers_find_the_right_person() {
         ("14155550111", None),
     ];
     for (number, expected) in cases {
-        assert_eq!(name_for(&lookup, number).await.as_deref(), expected, "caller {number}");
+        assert_eq!(
+            name_for(&lookup, number).await.as_deref(),
+            expected,
+            "caller {number}"
+        );
     }
 }
 
@@ -139,9 +189,16 @@ async fn formats_of_one_number_cost_one_upstream_call() {
         "[[sources]]\nname = \"hubspot\"\ntype = \"hubspot\"\naccess_token = \"t\"\nbase_url = \"{}\"\n",
         hubspot.uri()
     ));
-    let lookup = Lookup::new(&settings, Registry::builtin().build_sources(&settings).unwrap());
+    let lookup = Lookup::new(
+        &settings,
+        Registry::builtin().build_sources(&settings).unwrap(),
+    );
     for number in ["14155550123", "+1 415 555 0123", "4155550123"] {
-        assert_eq!(name_for(&lookup, number).await.as_deref(), Some("Ada Example"), "{number}");
+        assert_eq!(
+            name_for(&lookup, number).await.as_deref(),
+            Some("Ada Example"),
+            "{number}"
+        );
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
     hubspot.verify().await;
@@ -164,7 +221,10 @@ async fn contacts_file_messy_numbers_find_the_right_person() {
     let config_path = folder.path().join("gateway.toml");
     let text = "[justcall]\nsecrets = [\"k\"]\n[[sources]]\nname = \"file\"\ntype = \"file\"\npath = \"contacts.csv\"\n";
     let settings = load_text(&config_path, text, &|_| None).unwrap();
-    let lookup = Lookup::new(&settings, Registry::builtin().build_sources(&settings).unwrap());
+    let lookup = Lookup::new(
+        &settings,
+        Registry::builtin().build_sources(&settings).unwrap(),
+    );
 
     let cases = [
         ("14155550123", Some("Ada")),
@@ -176,6 +236,10 @@ async fn contacts_file_messy_numbers_find_the_right_person() {
         ("14155550124", None),
     ];
     for (number, expected) in cases {
-        assert_eq!(name_for(&lookup, number).await.as_deref(), expected, "caller {number}");
+        assert_eq!(
+            name_for(&lookup, number).await.as_deref(),
+            expected,
+            "caller {number}"
+        );
     }
 }

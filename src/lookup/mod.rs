@@ -61,6 +61,7 @@ type SharedRun = Shared<BoxFuture<'static, Arc<Run>>>;
 
 impl Lookup {
     pub fn new(settings: &Settings, sources: Vec<Source>) -> Self {
+        badgegate_adapter::phone::load_metadata();
         let freshness = Freshness {
             found: settings.cache.ttl,
             not_found: settings.cache.not_found_ttl,
