@@ -5,6 +5,8 @@
 //! The binary is [`cli::run`] with [`Registry::builtin`]. A binary with its
 //! own adapter types calls `cli::run` with a registry that has them too.
 
+pub mod admin;
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod logging;
@@ -12,5 +14,6 @@ pub mod lookup;
 pub mod registry;
 pub mod server;
 pub mod signature;
+pub mod telemetry;
 
 pub use registry::Registry;

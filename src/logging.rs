@@ -37,8 +37,9 @@ pub fn init(settings: &LogSettings) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder
             .json()
-            .with_current_span(true)
-            .with_span_list(false)
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
             .init(),
     }
 }

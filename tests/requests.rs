@@ -349,7 +349,8 @@ async fn bundled_sample_config_serves_ada() {
             .current_dir(repository)
             .arg("--config")
             .arg("gateway.toml")
-            .env("BADGEGATE_SERVER__LISTEN", format!("127.0.0.1:{port}"));
+            .env("BADGEGATE_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            .env("BADGEGATE_ADMIN__LISTEN", "");
         command
     })
     .await;

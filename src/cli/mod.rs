@@ -5,10 +5,10 @@ mod trace;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+use crate::app::App;
 use crate::config::{self, ConfigProblem, Settings};
 use crate::lookup::Lookup;
 use crate::registry::Registry;
@@ -101,16 +101,21 @@ async fn serve(settings: Settings, registry: &Registry) -> ExitCode {
     for warning in &settings.warnings {
         tracing::warn!("{warning}");
     }
-    let sources = match registry.build_sources(&settings) {
-        Ok(sources) => sources,
+    let app = match App::new(settings, registry.clone()) {
+        Ok(app) => app,
         Err(problems) => return report(&problems),
     };
-    let names: Vec<&str> = sources.iter().map(|source| source.name.as_str()).collect();
-    tracing::info!(config = %settings.path.display(), sources = ?names, "configuration loaded");
-    let lookup = Arc::new(Lookup::new(&settings, sources));
-    let starting = Arc::clone(&lookup);
+    let runtime = app.current();
+    let names: Vec<&str> = runtime
+        .lookup
+        .sources()
+        .iter()
+        .map(|source| source.name.as_str())
+        .collect();
+    tracing::info!(config = %runtime.settings.path.display(), sources = ?names, "configuration loaded");
+    let starting = runtime.lookup.clone();
     tokio::spawn(async move { starting.start_sources().await });
-    match server::serve(&settings, lookup).await {
+    match server::serve(app).await {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS

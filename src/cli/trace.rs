@@ -19,7 +19,7 @@ pub async fn run(lookup: &Lookup, input: &str, as_json: bool) -> ExitCode {
         }
     };
     let started = Instant::now();
-    let result = lookup.find(&caller, "cli-lookup", started).await;
+    let result = lookup.find_traced(&caller, started).await;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     let number = json!({
@@ -77,6 +77,9 @@ fn print_text(number: &serde_json::Value, result: &LookupResult, elapsed_ms: f64
             attempt.calls,
             if attempt.calls == 1 { "" } else { "s" }
         );
+        for request in &attempt.requests {
+            println!("  request            {request}");
+        }
         if let Some(error) = &attempt.error {
             println!("  error              {error}");
         }

@@ -13,6 +13,7 @@ pub struct RawConfig {
     pub justcall: RawJustcall,
     pub lookup: RawLookup,
     pub cache: RawCache,
+    pub admin: RawAdmin,
     pub log: RawLog,
     pub sources: Vec<RawSource>,
 }
@@ -133,6 +134,24 @@ impl Default for RawCache {
             not_found_ttl_secs: 120,
             refresh_after_secs: 0,
             stale_if_error_secs: 86400,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAdmin {
+    /// Address and port of the admin listener (metrics, health, cache control); empty disables it.
+    pub listen: String,
+    /// Bearer token for the cache-control endpoints; empty makes them answer 403.
+    pub token: Secret,
+}
+
+impl Default for RawAdmin {
+    fn default() -> Self {
+        RawAdmin {
+            listen: "127.0.0.1:9090".into(),
+            token: Secret::new(""),
         }
     }
 }

@@ -26,6 +26,7 @@ pub struct Settings {
     pub justcall: JustcallSettings,
     pub lookup: LookupSettings,
     pub cache: CacheSettings,
+    pub admin: AdminSettings,
     pub log: LogSettings,
     pub sources: Vec<SourceSpec>,
     /// Valid but risky choices, logged at start and printed by `check`.
@@ -76,6 +77,14 @@ pub struct CacheSettings {
     /// `None` when background refresh is off.
     pub refresh_after: Option<Duration>,
     pub stale_if_error: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct AdminSettings {
+    /// `None` when the admin listener is off.
+    pub listen: Option<SocketAddr>,
+    /// `None` when no token is set: the cache-control endpoints answer 403.
+    pub token: Option<Secret>,
 }
 
 #[derive(Debug, Clone)]
@@ -223,6 +232,36 @@ pub fn validate(raw: RawConfig, file: &Path, text: &str) -> Result<Settings, Vec
         );
     }
 
+    let admin_listen = match raw.admin.listen.trim() {
+        "" => None,
+        address => match address.parse::<SocketAddr>() {
+            Ok(address) => Some(address),
+            Err(_) => {
+                problem(
+                    "admin.listen",
+                    format!("`{address}` is not an address:port; write e.g. \"127.0.0.1:9090\", or \"\" to turn the admin listener off"),
+                );
+                None
+            }
+        },
+    };
+    let admin_token = Some(raw.admin.token).filter(|token| !token.expose().trim().is_empty());
+    if admin_listen.is_some_and(|address| !address.ip().is_loopback()) && admin_token.is_none() {
+        problem(
+            "admin.listen",
+            format!(
+                "`{}` is reachable from other hosts but admin.token is empty; set admin.token, e.g. token = \"${{BADGEGATE_ADMIN_TOKEN}}\", or listen on 127.0.0.1",
+                raw.admin.listen.trim()
+            ),
+        );
+    }
+    if admin_listen.is_some() && admin_listen == listen {
+        problem(
+            "admin.listen",
+            "is the same address as server.listen; give the admin listener its own port, e.g. \"127.0.0.1:9090\"".into(),
+        );
+    }
+
     if let Err(error) = tracing_subscriber::EnvFilter::try_new(&raw.log.level) {
         problem(
             "log.level",
@@ -267,6 +306,10 @@ pub fn validate(raw: RawConfig, file: &Path, text: &str) -> Result<Settings, Vec
             refresh_after: (cache.refresh_after_secs > 0)
                 .then(|| Duration::from_secs(cache.refresh_after_secs)),
             stale_if_error: Duration::from_secs(cache.stale_if_error_secs),
+        },
+        admin: AdminSettings {
+            listen: admin_listen,
+            token: admin_token,
         },
         log: LogSettings {
             format: raw.log.format,

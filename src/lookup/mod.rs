@@ -23,13 +23,14 @@ use futures_util::future::{BoxFuture, FutureExt, Shared};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use moka::future::Cache;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::config::{LookupMode, MultipleMatches, Settings};
 
 use cache::{Age, CachedAnswer, Freshness, Retention};
 pub use matching::Verdict;
 pub use outcome::{Answer, Attempt, Badge, CacheStatus, LookupResult, Outcome, Unavailable};
-pub use source::{Source, SourceError, SourcePolicy, SourceReport};
+pub use source::{Readiness, Source, SourceError, SourcePolicy, SourceReport};
 
 /// The lookup pipeline shared by every request.
 #[derive(Clone)]
@@ -94,20 +95,29 @@ impl Lookup {
         &self.inner.sources
     }
 
-    /// Runs every adapter's start-up at once and logs the ones that fail.
+    /// Runs every adapter's start-up at once and records which failed.
     pub async fn start_sources(&self) {
-        let starts = self.inner.sources.iter().map(|source| async move {
-            match source.adapter.start().await {
-                Ok(()) => tracing::debug!(source = %source.name, "source started"),
-                Err(error) => tracing::error!(
-                    source = %source.name,
-                    error_kind = error.kind(),
-                    error = %error,
-                    "source start-up failed; lookups will try it anyway"
-                ),
-            }
-        });
-        futures_util::future::join_all(starts).await;
+        futures_util::future::join_all(self.inner.sources.iter().map(Source::start)).await;
+    }
+
+    /// Number of cached answers, fresh or stale, after the cache has applied
+    /// its pending inserts and removals.
+    pub async fn cached_entries(&self) -> u64 {
+        self.inner.cache.run_pending_tasks().await;
+        self.inner.cache.entry_count()
+    }
+
+    /// Removes the cached answer for one number; returns whether there was one.
+    pub async fn purge(&self, caller: &PhoneNumber) -> bool {
+        self.inner.cache.remove(caller.e164()).await.is_some()
+    }
+
+    /// Copies every cached answer of `previous` into this pipeline's cache,
+    /// so a config reload does not send every caller to the sources again.
+    pub async fn import_cache(&self, previous: &Lookup) {
+        for (key, cached) in previous.inner.cache.iter() {
+            self.inner.cache.insert(key.as_ref().clone(), cached).await;
+        }
     }
 
     /// Looks `caller` up and returns by `started` plus the lookup deadline.
@@ -116,6 +126,26 @@ impl Lookup {
         caller: &PhoneNumber,
         request_id: &str,
         started: Instant,
+    ) -> LookupResult {
+        let result = self
+            .find_uncounted(caller, request_id, started, false)
+            .await;
+        self.count_cache(result.cache);
+        result
+    }
+
+    /// Like [`Lookup::find`], and every attempt lists the requests its
+    /// adapter made, for `badgegate lookup`.
+    pub async fn find_traced(&self, caller: &PhoneNumber, started: Instant) -> LookupResult {
+        self.find_uncounted(caller, "trace", started, true).await
+    }
+
+    async fn find_uncounted(
+        &self,
+        caller: &PhoneNumber,
+        request_id: &str,
+        started: Instant,
+        traced: bool,
     ) -> LookupResult {
         let deadline = started + self.inner.deadline;
         let key = caller.e164().to_string();
@@ -131,7 +161,7 @@ impl Lookup {
             }
         }
 
-        let run = self.join_or_start_run(&key, caller, request_id, deadline);
+        let run = self.join_or_start_run(&key, caller, request_id, deadline, traced);
         let (unavailable, attempts) = match tokio::time::timeout_at(deadline, run).await {
             Ok(run) => match &run.result {
                 Ok(answer) => {
@@ -173,10 +203,15 @@ impl Lookup {
         self.inner.cache.invalidate_all();
     }
 
+    /// Records a lookup's cache result in the metrics.
+    fn count_cache(&self, status: CacheStatus) {
+        crate::telemetry::cache_lookup(status.label(), self.inner.cache.entry_count());
+    }
+
     /// Starts a run that refreshes a cached answer, unless one is in progress.
     fn refresh_in_background(&self, key: &str, caller: &PhoneNumber) {
         let deadline = Instant::now() + self.inner.deadline;
-        let run = self.join_or_start_run(key, caller, "background-refresh", deadline);
+        let run = self.join_or_start_run(key, caller, "background-refresh", deadline, false);
         tokio::spawn(async move {
             run.await;
         });
@@ -189,6 +224,7 @@ impl Lookup {
         caller: &PhoneNumber,
         request_id: &str,
         deadline: Instant,
+        traced: bool,
     ) -> SharedRun {
         let mut in_flight = self
             .inner
@@ -199,24 +235,32 @@ impl Lookup {
             return run.clone();
         }
         let inner = Arc::clone(&self.inner);
-        let query = Query::new(caller.clone(), deadline, request_id);
+        let mut query = Query::new(caller.clone(), deadline, request_id);
+        if traced {
+            query = query.traced();
+        }
         let task_key = key.to_string();
-        let task = tokio::spawn(async move {
-            let run = inner.ask_sources(&query).await;
-            if let Ok(answer) = &run.result {
-                let cached = CachedAnswer {
-                    answer: answer.clone(),
-                    stored_at: Instant::now(),
-                };
-                inner.cache.insert(task_key.clone(), cached).await;
+        // The run logs inside the span of the request that started it.
+        let span = tracing::Span::current();
+        let task = tokio::spawn(
+            async move {
+                let run = inner.ask_sources(&query).await;
+                if let Ok(answer) = &run.result {
+                    let cached = CachedAnswer {
+                        answer: answer.clone(),
+                        stored_at: Instant::now(),
+                    };
+                    inner.cache.insert(task_key.clone(), cached).await;
+                }
+                inner
+                    .in_flight
+                    .lock()
+                    .expect("in-flight lock is never poisoned")
+                    .remove(&task_key);
+                Arc::new(run)
             }
-            inner
-                .in_flight
-                .lock()
-                .expect("in-flight lock is never poisoned")
-                .remove(&task_key);
-            Arc::new(run)
-        });
+            .instrument(span),
+        );
         let run = async move {
             task.await.unwrap_or_else(|error| {
                 tracing::error!(%error, "a lookup task ended without an answer");
@@ -326,12 +370,9 @@ impl Inner {
                     error = %error,
                     "source lookup failed"
                 );
-                attempts.push(Attempt::failed(
-                    source,
-                    report.duration,
-                    report.calls,
-                    &error,
-                ));
+                let mut attempt = Attempt::failed(source, report.duration, report.calls, &error);
+                attempt.requests = query.recorded_requests(&source.name);
+                attempts.push(attempt);
                 return Judgement::Failed;
             }
         };
@@ -361,6 +402,7 @@ impl Inner {
             },
             error: None,
             candidates,
+            requests: query.recorded_requests(&source.name),
             chosen: chosen.as_ref().map(|contact| contact.id.clone()),
         });
         match chosen {

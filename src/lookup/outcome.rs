@@ -94,6 +94,9 @@ pub struct Attempt {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub candidates: Vec<Verdict>,
+    /// The requests the source's adapter made, when the lookup was traced.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<String>,
     /// The id of the record the badge came from, when this source matched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chosen: Option<String>,
@@ -114,6 +117,7 @@ impl Attempt {
             result: "failed",
             error: Some(error.to_string()),
             candidates: Vec::new(),
+            requests: Vec::new(),
             chosen: None,
         }
     }
@@ -129,6 +133,7 @@ impl Attempt {
             result: "cancelled",
             error: None,
             candidates: Vec::new(),
+            requests: Vec::new(),
             chosen: None,
         }
     }

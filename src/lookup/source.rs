@@ -2,12 +2,15 @@
 //! circuit breaker, the rate limit, the per-call timeout and retries.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use badgegate_adapter::{Adapter, Contact, LookupError, Query};
 use rand::Rng;
 use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::telemetry;
 
 use super::circuit::{CircuitBreaker, Permit, Transition};
 use super::rate_limit::{RateLimiter, Slot};
@@ -36,6 +39,16 @@ pub struct Source {
     pub adapter: Arc<dyn Adapter>,
     limiter: Option<RateLimiter>,
     circuit: CircuitBreaker,
+    readiness: Mutex<Readiness>,
+}
+
+/// Where a source's start-up stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    Starting,
+    Ready,
+    /// The start-up failed with this error.
+    Failed(String),
 }
 
 impl fmt::Debug for Source {
@@ -98,11 +111,44 @@ impl Source {
         Source {
             limiter: policy.rate_limit_per_sec.map(RateLimiter::new),
             circuit: CircuitBreaker::new(policy.circuit_failures, policy.circuit_open_for),
+            readiness: Mutex::new(Readiness::Starting),
             name,
             kind,
             policy,
             adapter,
         }
+    }
+
+    pub fn readiness(&self) -> Readiness {
+        self.readiness
+            .lock()
+            .expect("readiness lock is never poisoned")
+            .clone()
+    }
+
+    /// Runs the adapter's start-up and records whether it succeeded.
+    pub async fn start(&self) {
+        telemetry::source_ready(&self.name, false);
+        let readiness = match self.adapter.start().await {
+            Ok(()) => {
+                tracing::debug!(source = %self.name, "source started");
+                Readiness::Ready
+            }
+            Err(error) => {
+                tracing::error!(
+                    source = %self.name,
+                    error_kind = error.kind(),
+                    error = %error,
+                    "source start-up failed; lookups will try it anyway"
+                );
+                Readiness::Failed(error.to_string())
+            }
+        };
+        telemetry::source_ready(&self.name, readiness == Readiness::Ready);
+        *self
+            .readiness
+            .lock()
+            .expect("readiness lock is never poisoned") = readiness;
     }
 
     /// Whether the circuit breaker currently skips this source.
@@ -116,7 +162,12 @@ impl Source {
     pub async fn find(&self, query: &Query) -> SourceReport {
         let started = Instant::now();
         let mut calls = 0;
-        let result = self.find_with_retries(query, &mut calls).await;
+        let span = tracing::info_span!("source", source = %self.name);
+        let result = self
+            .find_with_retries(query, &mut calls)
+            .instrument(span)
+            .await;
+        telemetry::source_finished(&self.name, started.elapsed());
         SourceReport {
             duration: started.elapsed(),
             calls,
@@ -142,10 +193,12 @@ impl Source {
             }
             let limit = self.policy.timeout.min(left);
             *calls += 1;
+            let call_started = Instant::now();
             let result = match tokio::time::timeout(limit, self.adapter.find(query)).await {
                 Ok(result) => result,
                 Err(_) => Err(LookupError::Timeout(limit)),
             };
+            telemetry::upstream_call(&self.name, status_class(&result), call_started.elapsed());
             self.record(permit, result.is_ok());
 
             let error = match result {
@@ -166,6 +219,7 @@ impl Source {
                 return Err(SourceError::Upstream(error));
             }
             retries += 1;
+            telemetry::retry(&self.name);
             tracing::warn!(
                 source = %self.name,
                 error_kind = error.kind(),
@@ -185,6 +239,7 @@ impl Source {
         match limiter.reserve(Instant::now(), query.deadline()) {
             Some(Slot::Now) => Ok(()),
             Some(Slot::At(start)) => {
+                telemetry::rate_limit_wait(&self.name);
                 tracing::debug!(
                     source = %self.name,
                     wait_ms = start.saturating_duration_since(Instant::now()).as_millis() as u64,
@@ -194,6 +249,7 @@ impl Source {
                 Ok(())
             }
             None => {
+                telemetry::rate_limit_rejection(&self.name);
                 tracing::warn!(
                     source = %self.name,
                     rate_limit_per_sec = limiter.rate(),
@@ -209,6 +265,12 @@ impl Source {
             return;
         };
         let open_secs = self.policy.circuit_open_for.as_secs();
+        let (open, label) = match transition {
+            Transition::Opened => (true, "open"),
+            Transition::Reopened => (true, "open"),
+            Transition::Closed => (false, "closed"),
+        };
+        telemetry::circuit_changed(&self.name, open, label);
         match transition {
             Transition::Opened => tracing::warn!(
                 source = %self.name,
@@ -227,6 +289,19 @@ impl Source {
                 "circuit closed: the probe call succeeded"
             ),
         }
+    }
+}
+
+/// The status class of one call, for the upstream call counter.
+fn status_class(result: &Result<Vec<Contact>, LookupError>) -> &'static str {
+    match result {
+        Ok(_) => "2xx",
+        Err(LookupError::RateLimited { .. }) => "429",
+        Err(error) => match error.status() {
+            Some(status) if status >= 500 => "5xx",
+            Some(_) => "4xx",
+            None => error.kind(),
+        },
     }
 }
 

@@ -12,48 +12,48 @@ use tracing::Instrument;
 
 use super::response::{self, ErrorCode};
 use super::url;
-use crate::lookup::{Lookup, Outcome};
-use crate::signature::{Rejection, RequestError, SignatureHeaders, UnverifiedRequest, Verifier};
-
-/// What every request handler shares.
-pub struct AppState {
-    pub verifier: Verifier,
-    pub lookup: Arc<Lookup>,
-    pub public_urls: Vec<String>,
-    pub trust_forwarded_headers: bool,
-    pub max_body_bytes: usize,
-}
+use crate::app::App;
+use crate::lookup::Outcome;
+use crate::signature::{Rejection, RequestError, SignatureHeaders, UnverifiedRequest};
+use crate::telemetry;
 
 pub async fn contact_badge(
     request: HttpRequest,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    app: web::Data<Arc<App>>,
 ) -> HttpResponse {
     let started = Instant::now();
     let span = tracing::info_span!("badge_request", request_id = tracing::field::Empty);
-    answer(request, payload, state, started)
+    let (outcome, response) = answer(request, payload, &app, started)
         .instrument(span)
-        .await
+        .await;
+    telemetry::request_answered(outcome, started.elapsed());
+    response
 }
 
+/// Answers one request, returning the outcome label for the metrics with
+/// the response. The request keeps the config it started with, even if a
+/// reload replaces it meanwhile.
 async fn answer(
     request: HttpRequest,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    app: &App,
     started: Instant,
-) -> HttpResponse {
-    let body = match read_body(&request, payload, state.max_body_bytes).await {
+) -> (&'static str, HttpResponse) {
+    let runtime = app.current();
+    let justcall = &runtime.settings.justcall;
+    let body = match read_body(&request, payload, runtime.settings.server.max_body_bytes).await {
         Ok(body) => body,
-        Err(response) => return response,
+        Err(rejection) => return rejection,
     };
-    let urls = if state.public_urls.is_empty() {
-        vec![url::rebuild(&request, state.trust_forwarded_headers)]
+    let urls = if justcall.public_urls.is_empty() {
+        vec![url::rebuild(&request, justcall.trust_forwarded_headers)]
     } else {
-        state.public_urls.clone()
+        justcall.public_urls.clone()
     };
     let unverified = UnverifiedRequest::new(signature_headers(&request), body, urls);
 
-    let verified = match state.verifier.verify(unverified, Utc::now()) {
+    let verified = match runtime.verifier.verify(unverified, Utc::now()) {
         Ok(verified) => verified,
         Err(RequestError::Unauthorized(rejection)) => {
             match &rejection {
@@ -69,7 +69,7 @@ async fn answer(
                     "rejected a request: {rejection}"
                 ),
             }
-            return response::error(ErrorCode::Unauthorized, rejection.to_string());
+            return rejected(ErrorCode::Unauthorized, rejection.to_string());
         }
         Err(RequestError::BadRequest { field, message }) => {
             tracing::warn!(
@@ -77,12 +77,13 @@ async fn answer(
                 field,
                 "rejected a request: {message}"
             );
-            return response::error(ErrorCode::BadRequest, message);
+            return rejected(ErrorCode::BadRequest, message);
         }
     };
     tracing::Span::current().record("request_id", verified.request_id());
+    telemetry::signature_accepted(verified.scheme().label());
 
-    let caller = match parse_caller(verified.contact_number(), state.lookup.region()) {
+    let caller = match parse_caller(verified.contact_number(), runtime.lookup.region()) {
         Ok(caller) => caller,
         Err(error) => {
             let message =
@@ -92,11 +93,11 @@ async fn answer(
                 field = "contact_number",
                 "rejected a request: {message}"
             );
-            return response::error(ErrorCode::BadRequest, message);
+            return rejected(ErrorCode::BadRequest, message);
         }
     };
 
-    let result = state
+    let result = runtime
         .lookup
         .find(&caller, verified.request_id(), started)
         .await;
@@ -113,14 +114,19 @@ async fn answer(
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
         "answered"
     );
-    match &result.outcome {
+    let response = match &result.outcome {
         Outcome::Found(badge) => response::badge(badge),
         Outcome::NotFound => response::error(ErrorCode::NotFound, "no contact matches this number"),
         Outcome::Unavailable(_) => response::error(
             ErrorCode::UpstreamUnavailable,
             "the contact sources could not answer in time",
         ),
-    }
+    };
+    (result.outcome.label(), response)
+}
+
+fn rejected(code: ErrorCode, message: impl Into<String>) -> (&'static str, HttpResponse) {
+    (code.as_str(), response::error(code, message))
 }
 
 /// Reads the body, answering 413 as soon as it is known to exceed the limit.
@@ -128,14 +134,14 @@ async fn read_body(
     request: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
-) -> Result<Vec<u8>, HttpResponse> {
+) -> Result<Vec<u8>, (&'static str, HttpResponse)> {
     let too_large = || {
         tracing::warn!(
             reason = "payload_too_large",
             limit,
             "rejected a request: the body is too large"
         );
-        response::error(
+        rejected(
             ErrorCode::PayloadTooLarge,
             format!("the body is larger than {limit} bytes"),
         )
@@ -152,7 +158,7 @@ async fn read_body(
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|error| {
             tracing::warn!(reason = "bad_request", %error, "rejected a request: the body could not be read");
-            response::error(ErrorCode::BadRequest, "the body could not be read")
+            rejected(ErrorCode::BadRequest, "the body could not be read")
         })?;
         if body.len() + chunk.len() > limit {
             return Err(too_large());

@@ -1,4 +1,6 @@
-//! The JustCall listener: the badge endpoint and `/healthz`.
+//! The listeners: the JustCall endpoint with `/healthz`, and the admin
+//! listener when `admin.listen` is set. SIGTERM and SIGINT stop both
+//! gracefully; SIGHUP reloads the config.
 
 mod handler;
 pub mod response;
@@ -6,31 +8,26 @@ mod url;
 
 use std::sync::Arc;
 
-use actix_web::{web, App, HttpServer};
+use actix_web::dev::ServerHandle;
+use actix_web::{web, HttpServer};
 
-use crate::config::Settings;
-use crate::lookup::Lookup;
-use crate::signature::Verifier;
+use crate::app::App;
 
-pub use handler::AppState;
-
-/// Serves the JustCall endpoint until the process receives SIGINT or SIGTERM,
-/// then stops accepting connections and lets in-flight requests finish.
-pub async fn serve(settings: &Settings, lookup: Arc<Lookup>) -> std::io::Result<()> {
-    let state = web::Data::new(AppState {
-        verifier: Verifier::new(&settings.justcall),
-        lookup,
-        public_urls: settings.justcall.public_urls.clone(),
-        trust_forwarded_headers: settings.justcall.trust_forwarded_headers,
-        max_body_bytes: settings.server.max_body_bytes,
-    });
-    let path = settings.server.path.clone();
+/// Serves until the process receives SIGINT or SIGTERM, then stops accepting
+/// connections and lets in-flight requests finish within their deadline.
+pub async fn serve(app: Arc<App>) -> std::io::Result<()> {
+    let runtime = app.current();
+    let settings = &runtime.settings;
     // In-flight requests get their whole deadline to finish after SIGTERM or
     // SIGINT, and a second to send the answer.
-    let shutdown_timeout = settings.lookup.deadline.as_secs() + 1;
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
+    let shutdown_timeout = (settings.lookup.deadline.as_secs() + 1).max(2);
+    let path = settings.server.path.clone();
+    let data = web::Data::new(Arc::clone(&app));
+
+    let main_data = data.clone();
+    let main = HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(main_data.clone())
             .service(
                 web::resource(path.as_str())
                     .route(web::post().to(handler::contact_badge))
@@ -39,58 +36,97 @@ pub async fn serve(settings: &Settings, lookup: Arc<Lookup>) -> std::io::Result<
             .route("/healthz", web::get().to(handler::healthz))
             .default_service(web::to(handler::unknown_path))
     })
-    .shutdown_timeout(shutdown_timeout.max(2))
+    .shutdown_timeout(shutdown_timeout)
     .disable_signals()
     .bind(settings.server.listen)
-    .map_err(|error| {
-        std::io::Error::new(
-            error.kind(),
-            format!(
-                "cannot listen on {} (server.listen): {error}",
-                settings.server.listen
-            ),
-        )
-    })?;
+    .map_err(|error| listen_error("server.listen", settings.server.listen, error))?
+    .run();
     tracing::info!(
         listen = %settings.server.listen,
         path = %settings.server.path,
         "serving JustCall contact badges"
     );
-    let server = server.run();
-    let handle = server.handle();
-    tokio::spawn(async move {
-        let signal = wait_for_shutdown_signal().await;
-        tracing::info!(
-            signal,
-            "shutting down: no new connections, finishing in-flight requests"
-        );
-        handle.stop(true).await;
-    });
-    server.await
+
+    let mut handles = vec![main.handle()];
+    let admin = match settings.admin.listen {
+        Some(address) => {
+            let admin_data = data.clone();
+            let server = HttpServer::new(move || {
+                actix_web::App::new()
+                    .app_data(admin_data.clone())
+                    .configure(crate::admin::routes)
+            })
+            .workers(1)
+            .shutdown_timeout(shutdown_timeout)
+            .disable_signals()
+            .bind(address)
+            .map_err(|error| listen_error("admin.listen", address, error))?
+            .run();
+            tracing::info!(listen = %address, "serving metrics, health and cache control");
+            handles.push(server.handle());
+            Some(server)
+        }
+        None => None,
+    };
+
+    tokio::spawn(handle_signals(app, handles));
+    match admin {
+        Some(admin) => {
+            let (main, admin) = tokio::join!(main, admin);
+            main.and(admin)
+        }
+        None => main.await,
+    }
 }
 
-/// Waits for SIGTERM or SIGINT and returns its name.
-async fn wait_for_shutdown_signal() -> &'static str {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = terminate.recv() => "SIGTERM",
-                    _ = tokio::signal::ctrl_c() => "SIGINT",
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server gracefully");
-                let _ = tokio::signal::ctrl_c().await;
-                "SIGINT"
+fn listen_error(key: &str, address: std::net::SocketAddr, error: std::io::Error) -> std::io::Error {
+    std::io::Error::new(
+        error.kind(),
+        format!("cannot listen on {address} ({key}): {error}"),
+    )
+}
+
+/// Reloads the config on SIGHUP; stops the servers on SIGTERM or SIGINT.
+async fn handle_signals(app: Arc<App>, servers: Vec<ServerHandle>) {
+    let name = wait_for_stop(&app).await;
+    tracing::info!(
+        signal = name,
+        "shutting down: no new connections, finishing in-flight requests"
+    );
+    let stops = servers.iter().map(|server| server.stop(true));
+    futures_util::future::join_all(stops).await;
+}
+
+/// Reloads on every SIGHUP until SIGTERM or SIGINT arrives; returns its name.
+#[cfg(unix)]
+async fn wait_for_stop(app: &App) -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+
+    let (mut terminate, mut hangup) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) {
+        (Ok(terminate), Ok(hangup)) => (terminate, hangup),
+        (Err(error), _) | (_, Err(error)) => {
+            tracing::warn!(%error, "cannot listen for SIGTERM and SIGHUP; only SIGINT stops the server gracefully");
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = terminate.recv() => return "SIGTERM",
+            _ = tokio::signal::ctrl_c() => return "SIGINT",
+            _ = hangup.recv() => {
+                tracing::info!("SIGHUP received: reloading the config");
+                let _ = app.reload().await;
             }
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "SIGINT"
-    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_stop(_app: &App) -> &'static str {
+    let _ = tokio::signal::ctrl_c().await;
+    "SIGINT"
 }

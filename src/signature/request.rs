@@ -162,20 +162,31 @@ pub struct Verifier {
 
 impl Verifier {
     pub fn new(settings: &JustcallSettings) -> Self {
+        let memory = moka::sync::Cache::builder()
+            .max_capacity(MAX_REMEMBERED_SIGNATURES)
+            .time_to_live(
+                settings
+                    .timestamp_tolerance
+                    .map(|window| window * 2)
+                    .unwrap_or(SIGNATURE_MEMORY_WITHOUT_WINDOW),
+            )
+            .build();
+        Self::with_memory(settings, memory)
+    }
+
+    /// Builds a verifier for reloaded settings that keeps remembering the
+    /// signatures this one has seen, so a reload opens no replay gap.
+    pub fn reloaded(&self, settings: &JustcallSettings) -> Self {
+        Self::with_memory(settings, self.seen.clone())
+    }
+
+    fn with_memory(settings: &JustcallSettings, seen: moka::sync::Cache<[u8; 32], String>) -> Self {
         Verifier {
             secrets: settings.secrets.clone(),
             accept_plain_sha256: settings.accept_plain_sha256,
             tolerance: settings.timestamp_tolerance,
             verify_signatures: settings.verify_signatures,
-            seen: moka::sync::Cache::builder()
-                .max_capacity(MAX_REMEMBERED_SIGNATURES)
-                .time_to_live(
-                    settings
-                        .timestamp_tolerance
-                        .map(|window| window * 2)
-                        .unwrap_or(SIGNATURE_MEMORY_WITHOUT_WINDOW),
-                )
-                .build(),
+            seen,
         }
     }
 

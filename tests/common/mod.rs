@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -97,15 +97,23 @@ pub fn contacts_file(text: &str) -> tempfile::NamedTempFile {
 }
 
 /// Returns `config` with `listen = "127.0.0.1:{port}"` as the first key of
-/// its `[server]` table, adding the table when `config` has none.
+/// its `[server]` table, adding the table when `config` has none, and with
+/// the admin listener turned off when `config` has no `[admin]` table.
 fn with_listen(config: &str, port: u16) -> String {
     let listen = format!("listen = \"127.0.0.1:{port}\"\n");
-    match config.find("[server]\n") {
+    let with_server = match config.find("[server]\n") {
         Some(start) => {
             let end = start + "[server]\n".len();
             format!("{}{listen}{}", &config[..end], &config[end..])
         }
         None => format!("[server]\n{listen}\n{config}"),
+    };
+    // Gateways run side by side, so the admin listener is off unless a test
+    // configures it on a port of its own.
+    if config.contains("[admin]") {
+        with_server
+    } else {
+        format!("{with_server}\n[admin]\nlisten = \"\"\n")
     }
 }
 
@@ -203,6 +211,40 @@ impl Gateway {
         self.config_path
             .as_deref()
             .expect("only Gateway::start writes a config file")
+    }
+
+    /// Returns the process id of the running binary.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM to the gateway with the system's `kill` command.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status()
+            .expect("running `kill -TERM` failed");
+        assert!(
+            status.success(),
+            "`kill -TERM {}` exited with {status}",
+            self.pid()
+        );
+    }
+
+    /// Waits up to `limit` for the gateway to exit and returns its exit
+    /// status, or `None` when it is still running by then.
+    pub async fn wait_for_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let limit = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("polling the child failed") {
+                return Some(status);
+            }
+            if Instant::now() > limit {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Returns the URL that JustCall would send requests to and sign.

@@ -19,5 +19,5 @@ pub use adapter::{parse_options, Adapter, AdapterFactory, BuildError, SourceCont
 pub use contact::Contact;
 pub use error::LookupError;
 pub use phone::{PhoneError, PhoneNumber, Region, SearchForm};
-pub use query::Query;
+pub use query::{Query, RecordedRequest};
 pub use secret::Secret;

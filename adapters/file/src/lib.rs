@@ -115,6 +115,13 @@ impl Adapter for FileAdapter {
     /// Returns every row that lists the caller's number, in file order. Never
     /// fails, because the file was read when the adapter was built.
     async fn find(&self, query: &Query) -> Result<Vec<Contact>, LookupError> {
+        query.record_request(&self.name, || {
+            format!(
+                "index lookup of {} in {}",
+                query.caller().e164(),
+                self.path.display()
+            )
+        });
         let contacts = self.index.find(query.caller().e164());
         tracing::debug!(
             source = %self.name,

@@ -3,9 +3,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use badgegate_adapter::http::{read_json, send};
-use badgegate_adapter::{
-    Adapter, BuildError, Contact, LookupError, PhoneNumber, Query, SourceContext,
-};
+use badgegate_adapter::{Adapter, BuildError, Contact, LookupError, Query, SourceContext};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
@@ -50,18 +48,21 @@ impl HubspotAdapter {
     /// Sends the contact search and reads its response before `deadline`.
     async fn search(
         &self,
-        caller: &PhoneNumber,
+        query: &Query,
         deadline: Instant,
         budget: Duration,
     ) -> Result<SearchResponse, LookupError> {
+        let url = format!("{}/crm/v3/objects/contacts/search", self.config.base_url);
+        let body = SearchRequest::for_caller(query.caller());
+        query.record_request(&self.name, || {
+            let json = serde_json::to_string(&body).unwrap_or_default();
+            format!("POST {url} (Authorization: Bearer [redacted]) {json}")
+        });
         let request = self
             .http
-            .post(format!(
-                "{}/crm/v3/objects/contacts/search",
-                self.config.base_url
-            ))
+            .post(&url)
             .bearer_auth(self.config.access_token.expose())
-            .json(&SearchRequest::for_caller(caller));
+            .json(&body);
         // NOTE: `send` drops the error body, so a 429's `policyName` (SECONDLY,
         // TEN_SECONDLY_ROLLING or DAILY) is not reported. A DAILY limit looks
         // the same as a short burst.
@@ -205,7 +206,7 @@ impl Adapter for HubspotAdapter {
         let deadline = Instant::now() + budget;
 
         let response = self
-            .search(query.caller(), deadline, budget)
+            .search(query, deadline, budget)
             .await
             .inspect_err(|error| self.log_failure("contact search", Some(query), error))?;
 

@@ -1,0 +1,126 @@
+//! The running gateway's state: the settings, verifier and lookup pipeline
+//! in force, swapped as a whole when the config is reloaded, so a request
+//! keeps the state it started with.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::config::{self, ConfigProblem, Settings};
+use crate::lookup::Lookup;
+use crate::registry::Registry;
+use crate::signature::Verifier;
+use crate::telemetry;
+
+/// What one version of the config runs with.
+pub struct Runtime {
+    pub settings: Settings,
+    pub verifier: Verifier,
+    pub lookup: Lookup,
+}
+
+/// The gateway shared by both listeners.
+pub struct App {
+    current: ArcSwap<Runtime>,
+    registry: Registry,
+    config_path: PathBuf,
+    pub metrics: PrometheusHandle,
+}
+
+impl App {
+    /// Builds the gateway from loaded settings, or reports the sources that
+    /// cannot be built.
+    pub fn new(settings: Settings, registry: Registry) -> Result<Arc<App>, Vec<ConfigProblem>> {
+        let metrics = telemetry::install();
+        let sources = registry.build_sources(&settings)?;
+        let lookup = Lookup::new(&settings, sources);
+        let verifier = Verifier::new(&settings.justcall);
+        Ok(Arc::new(App {
+            config_path: settings.path.clone(),
+            current: ArcSwap::from_pointee(Runtime {
+                settings,
+                verifier,
+                lookup,
+            }),
+            registry,
+            metrics,
+        }))
+    }
+
+    /// The runtime in force now. Hold the returned `Arc` for a whole request.
+    pub fn current(&self) -> Arc<Runtime> {
+        self.current.load_full()
+    }
+
+    /// Re-reads the config file. A valid config replaces sources, cache
+    /// settings and secrets, keeping cached answers and the signatures seen;
+    /// an invalid one is logged with every problem and changes nothing.
+    pub async fn reload(&self) -> Result<(), Vec<ConfigProblem>> {
+        let result = self.build_reloaded();
+        let runtime = match result {
+            Ok(runtime) => runtime,
+            Err(problems) => {
+                for problem in &problems {
+                    tracing::error!(%problem, "config reload rejected");
+                }
+                tracing::error!(
+                    problems = problems.len(),
+                    "the config was not reloaded; the previous config keeps serving"
+                );
+                telemetry::config_reloaded("invalid");
+                return Err(problems);
+            }
+        };
+        let previous = self.current();
+        for warning in restart_only_changes(&previous.settings, &runtime.settings) {
+            tracing::warn!("{warning}");
+        }
+        for warning in &runtime.settings.warnings {
+            tracing::warn!("{warning}");
+        }
+        runtime.lookup.import_cache(&previous.lookup).await;
+        let starting = runtime.lookup.clone();
+        let names: Vec<String> = runtime
+            .lookup
+            .sources()
+            .iter()
+            .map(|source| source.name.clone())
+            .collect();
+        self.current.store(Arc::new(runtime));
+        starting.start_sources().await;
+        tracing::info!(sources = ?names, "config reloaded");
+        telemetry::config_reloaded("applied");
+        Ok(())
+    }
+
+    fn build_reloaded(&self) -> Result<Runtime, Vec<ConfigProblem>> {
+        let settings = config::load(&self.config_path)?;
+        let sources = self.registry.build_sources(&settings)?;
+        let lookup = Lookup::new(&settings, sources);
+        let verifier = self.current().verifier.reloaded(&settings.justcall);
+        Ok(Runtime {
+            settings,
+            verifier,
+            lookup,
+        })
+    }
+}
+
+/// Settings that take effect only after a restart, because the listeners
+/// and the log output are set up once.
+fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let mut check = |key: &str, changed: bool| {
+        if changed {
+            warnings.push(format!("{key} changed; it takes effect after a restart"));
+        }
+    };
+    check("server.listen", old.server.listen != new.server.listen);
+    check("server.path", old.server.path != new.server.path);
+    check("admin.listen", old.admin.listen != new.admin.listen);
+    check("log.format", old.log.format != new.log.format);
+    check("log.level", old.log.level != new.log.level);
+    warnings
+}

@@ -1,0 +1,156 @@
+//! Prometheus metrics. Every log event that counts an outcome also bumps the
+//! matching metric here, so logs and dashboards agree. Labels take only
+//! values from fixed sets or the config (outcomes, schemes, source names),
+//! never a phone number or a request id.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+pub const REQUESTS: &str = "badgegate_requests_total";
+pub const REQUEST_DURATION: &str = "badgegate_request_duration_seconds";
+pub const SIGNATURE_SCHEMES: &str = "badgegate_signature_scheme_total";
+pub const CACHE_LOOKUPS: &str = "badgegate_cache_lookups_total";
+pub const CACHE_ENTRIES: &str = "badgegate_cache_entries";
+pub const UPSTREAM_CALLS: &str = "badgegate_upstream_calls_total";
+pub const UPSTREAM_DURATION: &str = "badgegate_upstream_call_duration_seconds";
+pub const SOURCE_DURATION: &str = "badgegate_source_duration_seconds";
+pub const RETRIES: &str = "badgegate_upstream_retries_total";
+pub const RATE_LIMIT_WAITS: &str = "badgegate_rate_limit_waits_total";
+pub const RATE_LIMIT_REJECTIONS: &str = "badgegate_rate_limit_rejections_total";
+pub const CIRCUIT_STATE: &str = "badgegate_circuit_open";
+pub const CIRCUIT_TRANSITIONS: &str = "badgegate_circuit_transitions_total";
+pub const SOURCE_READY: &str = "badgegate_source_ready";
+pub const CONFIG_RELOADS: &str = "badgegate_config_reloads_total";
+
+/// Bucket bounds, in seconds, for request and upstream latencies: JustCall
+/// waits about a second and a half, so the buckets are finest below that.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the Prometheus recorder once per process and returns the handle
+/// that renders the metrics. A second call returns the same handle.
+pub fn install() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(LATENCY_BUCKETS)
+                .expect("the latency buckets are not empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!(
+                    "a metrics recorder was already installed; /metrics shows only what it records"
+                );
+            }
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(REQUESTS, "JustCall badge requests answered, by outcome");
+    describe_histogram!(
+        REQUEST_DURATION,
+        Unit::Seconds,
+        "Time from request arrival to answer"
+    );
+    describe_counter!(
+        SIGNATURE_SCHEMES,
+        "Accepted requests, by the signature scheme that verified"
+    );
+    describe_counter!(CACHE_LOOKUPS, "Lookups by cache result: hit, miss or stale");
+    describe_gauge!(CACHE_ENTRIES, "Answers held in the in-process cache");
+    describe_counter!(
+        UPSTREAM_CALLS,
+        "Calls to sources, by source and status class"
+    );
+    describe_histogram!(
+        UPSTREAM_DURATION,
+        Unit::Seconds,
+        "Duration of single calls to a source"
+    );
+    describe_histogram!(
+        SOURCE_DURATION,
+        Unit::Seconds,
+        "Time a lookup spent on a source, retries and waits included"
+    );
+    describe_counter!(RETRIES, "Retried calls to sources");
+    describe_counter!(RATE_LIMIT_WAITS, "Calls that waited for a rate-limit slot");
+    describe_counter!(
+        RATE_LIMIT_REJECTIONS,
+        "Calls not made because no rate-limit slot was free before the deadline"
+    );
+    describe_gauge!(
+        CIRCUIT_STATE,
+        "1 while a source's circuit is open or probing, else 0"
+    );
+    describe_counter!(
+        CIRCUIT_TRANSITIONS,
+        "Circuit state changes, by source and new state"
+    );
+    describe_gauge!(
+        SOURCE_READY,
+        "1 once a source finished its start-up, else 0"
+    );
+    describe_counter!(CONFIG_RELOADS, "Config reloads, by result");
+}
+
+pub fn request_answered(outcome: &'static str, duration: Duration) {
+    counter!(REQUESTS, "outcome" => outcome).increment(1);
+    histogram!(REQUEST_DURATION).record(duration.as_secs_f64());
+}
+
+pub fn signature_accepted(scheme: &'static str) {
+    counter!(SIGNATURE_SCHEMES, "scheme" => scheme).increment(1);
+}
+
+pub fn cache_lookup(result: &'static str, entries: u64) {
+    counter!(CACHE_LOOKUPS, "result" => result).increment(1);
+    gauge!(CACHE_ENTRIES).set(entries as f64);
+}
+
+pub fn cache_size(entries: u64) {
+    gauge!(CACHE_ENTRIES).set(entries as f64);
+}
+
+pub fn upstream_call(source: &str, status_class: &'static str, duration: Duration) {
+    counter!(UPSTREAM_CALLS, "source" => source.to_string(), "status" => status_class).increment(1);
+    histogram!(UPSTREAM_DURATION, "source" => source.to_string()).record(duration.as_secs_f64());
+}
+
+pub fn source_finished(source: &str, duration: Duration) {
+    histogram!(SOURCE_DURATION, "source" => source.to_string()).record(duration.as_secs_f64());
+}
+
+pub fn retry(source: &str) {
+    counter!(RETRIES, "source" => source.to_string()).increment(1);
+}
+
+pub fn rate_limit_wait(source: &str) {
+    counter!(RATE_LIMIT_WAITS, "source" => source.to_string()).increment(1);
+}
+
+pub fn rate_limit_rejection(source: &str) {
+    counter!(RATE_LIMIT_REJECTIONS, "source" => source.to_string()).increment(1);
+}
+
+pub fn circuit_changed(source: &str, open: bool, to: &'static str) {
+    gauge!(CIRCUIT_STATE, "source" => source.to_string()).set(if open { 1.0 } else { 0.0 });
+    counter!(CIRCUIT_TRANSITIONS, "source" => source.to_string(), "to" => to).increment(1);
+}
+
+pub fn source_ready(source: &str, ready: bool) {
+    gauge!(SOURCE_READY, "source" => source.to_string()).set(if ready { 1.0 } else { 0.0 });
+}
+
+pub fn config_reloaded(result: &'static str) {
+    counter!(CONFIG_RELOADS, "result" => result).increment(1);
+}
