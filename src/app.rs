@@ -11,6 +11,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use crate::config::{self, ConfigProblem, Settings};
 use crate::lookup::Lookup;
 use crate::registry::Registry;
+use crate::server::client_limit::ClientLimiter;
 use crate::signature::Verifier;
 use crate::telemetry;
 
@@ -19,6 +20,8 @@ pub struct Runtime {
     pub settings: Settings,
     pub verifier: Verifier,
     pub lookup: Lookup,
+    /// `None` when `server.rate_limit_per_ip` is 0.
+    pub client_limiter: Option<ClientLimiter>,
 }
 
 /// The gateway shared by both listeners.
@@ -40,6 +43,7 @@ impl App {
         Ok(Arc::new(App {
             config_path: settings.path.clone(),
             current: ArcSwap::from_pointee(Runtime {
+                client_limiter: settings.server.rate_limit_per_ip.map(ClientLimiter::new),
                 settings,
                 verifier,
                 lookup,
@@ -101,6 +105,7 @@ impl App {
         let lookup = Lookup::new(&settings, sources);
         let verifier = self.current().verifier.reloaded(&settings.justcall);
         Ok(Runtime {
+            client_limiter: settings.server.rate_limit_per_ip.map(ClientLimiter::new),
             settings,
             verifier,
             lookup,

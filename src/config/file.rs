@@ -27,6 +27,14 @@ pub struct RawServer {
     pub path: String,
     /// Largest request body accepted; larger bodies get 413.
     pub max_body_bytes: u64,
+    /// Time a client has to send its request headers, and then its body.
+    pub client_timeout_ms: u64,
+    /// How long an idle keep-alive connection stays open.
+    pub keep_alive_secs: u64,
+    /// Most open connections across all workers; more wait in the accept queue.
+    pub max_connections: usize,
+    /// Requests per second accepted from one client address; 0 is no limit.
+    pub rate_limit_per_ip: u32,
 }
 
 impl Default for RawServer {
@@ -35,6 +43,10 @@ impl Default for RawServer {
             listen: "127.0.0.1:8080".into(),
             path: "/justcall/contact-badge".into(),
             max_body_bytes: 16384,
+            client_timeout_ms: 5000,
+            keep_alive_secs: 15,
+            max_connections: 10_000,
+            rate_limit_per_ip: 0,
         }
     }
 }
@@ -54,6 +66,8 @@ pub struct RawJustcall {
     pub accept_plain_sha256: bool,
     /// Whether signatures are checked at all.
     pub verify_signatures: bool,
+    /// Whether `verify_signatures = false` may be used on a listener other hosts can reach.
+    pub allow_unverified: bool,
 }
 
 impl Default for RawJustcall {
@@ -65,6 +79,7 @@ impl Default for RawJustcall {
             timestamp_tolerance_secs: 300,
             accept_plain_sha256: true,
             verify_signatures: true,
+            allow_unverified: false,
         }
     }
 }

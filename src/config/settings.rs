@@ -48,6 +48,11 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     pub path: String,
     pub max_body_bytes: usize,
+    pub client_timeout: Duration,
+    pub keep_alive: Duration,
+    pub max_connections: usize,
+    /// `None` when requests per client are not limited.
+    pub rate_limit_per_ip: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -149,6 +154,22 @@ pub fn validate(raw: RawConfig, file: &Path, text: &str) -> Result<Settings, Vec
         );
     }
 
+    if raw.server.client_timeout_ms < 100 || raw.server.client_timeout_ms > 60_000 {
+        problem(
+            "server.client_timeout_ms",
+            format!(
+                "{} is out of range; write a time between 100 and 60000 milliseconds, e.g. 5000",
+                raw.server.client_timeout_ms
+            ),
+        );
+    }
+    if raw.server.max_connections == 0 {
+        problem(
+            "server.max_connections",
+            "is 0; write a positive number of connections, e.g. 10000".into(),
+        );
+    }
+
     let justcall = raw.justcall;
     if justcall.verify_signatures {
         if justcall.secrets.is_empty() {
@@ -169,6 +190,16 @@ pub fn validate(raw: RawConfig, file: &Path, text: &str) -> Result<Settings, Vec
         warnings.push(
             "justcall.verify_signatures is false: anyone who can reach the endpoint gets badges; use this only for local trials".into(),
         );
+        let reachable = listen.is_some_and(|address| !address.ip().is_loopback());
+        if reachable && !justcall.allow_unverified {
+            problem(
+                "justcall.verify_signatures",
+                format!(
+                    "is false while server.listen (`{}`) is reachable from other hosts, so anyone could read your contacts; turn verification on, listen on 127.0.0.1, or set justcall.allow_unverified = true if you accept that",
+                    raw.server.listen
+                ),
+            );
+        }
     }
     if justcall
         .secrets
@@ -283,6 +314,11 @@ pub fn validate(raw: RawConfig, file: &Path, text: &str) -> Result<Settings, Vec
             listen: listen.expect("checked above"),
             path: raw.server.path,
             max_body_bytes: raw.server.max_body_bytes as usize,
+            client_timeout: Duration::from_millis(raw.server.client_timeout_ms),
+            keep_alive: Duration::from_secs(raw.server.keep_alive_secs),
+            max_connections: raw.server.max_connections,
+            rate_limit_per_ip: (raw.server.rate_limit_per_ip > 0)
+                .then_some(raw.server.rate_limit_per_ip),
         },
         justcall: JustcallSettings {
             secrets: justcall.secrets,

@@ -190,3 +190,36 @@ fn settings_debug_hides_secrets() {
     .unwrap();
     assert!(!format!("{settings:?}").contains("top-secret-value"));
 }
+
+#[test]
+fn unverified_mode_off_loopback_needs_allow_unverified() {
+    let text = "[server]\nlisten = \"0.0.0.0:8080\"\n[justcall]\nverify_signatures = false\n[[sources]]\nname = \"s\"\ntype = \"file\"\n";
+    assert_eq!(
+        problems(text)[0].key.as_deref(),
+        Some("justcall.verify_signatures")
+    );
+    let allowed = text.replace(
+        "verify_signatures = false",
+        "verify_signatures = false\nallow_unverified = true",
+    );
+    assert!(load_text(Path::new("gateway.toml"), &allowed, &no_env).is_ok());
+}
+
+#[test]
+fn public_admin_listener_needs_a_token() {
+    let text = format!("{MINIMAL}\n[admin]\nlisten = \"0.0.0.0:9090\"\n");
+    assert_eq!(problems(&text)[0].key.as_deref(), Some("admin.listen"));
+    let with_token = text.replace(
+        "listen = \"0.0.0.0:9090\"",
+        "listen = \"0.0.0.0:9090\"\ntoken = \"t0ken\"",
+    );
+    let settings = load_text(Path::new("gateway.toml"), &with_token, &no_env).unwrap();
+    assert_eq!(settings.admin.token.unwrap().expose(), "t0ken");
+}
+
+#[test]
+fn empty_admin_listen_turns_it_off() {
+    let text = format!("{MINIMAL}\n[admin]\nlisten = \"\"\n");
+    let settings = load_text(Path::new("gateway.toml"), &text, &no_env).unwrap();
+    assert!(settings.admin.listen.is_none());
+}

@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::client_limit::client_address;
 use super::response::{self, ErrorCode};
 use super::url;
 use crate::app::App;
@@ -42,9 +43,44 @@ async fn answer(
 ) -> (&'static str, HttpResponse) {
     let runtime = app.current();
     let justcall = &runtime.settings.justcall;
-    let body = match read_body(&request, payload, runtime.settings.server.max_body_bytes).await {
-        Ok(body) => body,
-        Err(rejection) => return rejection,
+    let server = &runtime.settings.server;
+    if let Some(limiter) = &runtime.client_limiter {
+        if let Some(client) = client_address(&request, justcall.trust_forwarded_headers) {
+            if let Err(wait) = limiter.check(client) {
+                tracing::warn!(
+                    reason = "rate_limited",
+                    "rejected a request: the client sent too many requests"
+                );
+                let retry_after = wait.as_secs() + 1;
+                let (outcome, mut response) = rejected(
+                    ErrorCode::RateLimited,
+                    format!("more than {} requests per second from this address; retry after {retry_after} s", server.rate_limit_per_ip.unwrap_or_default()),
+                );
+                response.headers_mut().insert(
+                    actix_web::http::header::RETRY_AFTER,
+                    actix_web::http::header::HeaderValue::from(retry_after),
+                );
+                return (outcome, response);
+            }
+        }
+    }
+    let read = read_body(&request, payload, server.max_body_bytes);
+    let body = match tokio::time::timeout(server.client_timeout, read).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(rejection)) => return rejection,
+        Err(_) => {
+            tracing::warn!(
+                reason = "request_timeout",
+                "rejected a request: the body did not arrive in time"
+            );
+            return rejected(
+                ErrorCode::RequestTimeout,
+                format!(
+                    "the body did not arrive within {} ms",
+                    server.client_timeout.as_millis()
+                ),
+            );
+        }
     };
     let urls = if justcall.public_urls.is_empty() {
         vec![url::rebuild(&request, justcall.trust_forwarded_headers)]

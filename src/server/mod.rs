@@ -2,11 +2,13 @@
 //! listener when `admin.listen` is set. SIGTERM and SIGINT stop both
 //! gracefully; SIGHUP reloads the config.
 
+pub mod client_limit;
 mod handler;
 pub mod response;
 mod url;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{web, HttpServer};
@@ -38,6 +40,10 @@ pub async fn serve(app: Arc<App>) -> std::io::Result<()> {
     })
     .shutdown_timeout(shutdown_timeout)
     .disable_signals()
+    .client_request_timeout(settings.server.client_timeout)
+    .client_disconnect_timeout(Duration::from_secs(1))
+    .keep_alive(settings.server.keep_alive)
+    .max_connections(connections_per_worker(settings.server.max_connections))
     .bind(settings.server.listen)
     .map_err(|error| listen_error("server.listen", settings.server.listen, error))?
     .run();
@@ -77,6 +83,12 @@ pub async fn serve(app: Arc<App>) -> std::io::Result<()> {
         }
         None => main.await,
     }
+}
+
+/// Splits `server.max_connections` over the workers, one per core.
+fn connections_per_worker(total: usize) -> usize {
+    let workers = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+    (total / workers).max(1)
 }
 
 fn listen_error(key: &str, address: std::net::SocketAddr, error: std::io::Error) -> std::io::Error {

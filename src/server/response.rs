@@ -16,6 +16,10 @@ pub enum ErrorCode {
     BadRequest,
     /// The body is larger than `server.max_body_bytes`.
     PayloadTooLarge,
+    /// The client did not send its request within `server.client_timeout_ms`.
+    RequestTimeout,
+    /// The client sent more than `server.rate_limit_per_ip` requests per second.
+    RateLimited,
     /// No record matches the caller's number.
     NotFound,
     /// Every source failed, or the deadline passed.
@@ -32,6 +36,8 @@ impl ErrorCode {
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             // JustCall only needs to know there is no badge.
             ErrorCode::NotFound | ErrorCode::UpstreamUnavailable => StatusCode::OK,
             ErrorCode::UnknownPath => StatusCode::NOT_FOUND,
@@ -44,6 +50,8 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::RequestTimeout => "request_timeout",
+            ErrorCode::RateLimited => "rate_limited",
             ErrorCode::NotFound => "not_found",
             ErrorCode::UpstreamUnavailable => "upstream_unavailable",
             ErrorCode::UnknownPath => "unknown_path",

@@ -323,6 +323,14 @@ fn single<'a>(values: &'a [String], name: &'static str) -> Result<Option<&'a str
     }
 }
 
+/// The body's fields, read only to detect one sent twice.
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct FieldsOnce {
+    request_id: Option<serde::de::IgnoredAny>,
+    contact_number: Option<serde::de::IgnoredAny>,
+}
+
 fn parse_body(body: &[u8]) -> Result<serde_json::Map<String, Value>, RequestError> {
     let value: Value = serde_json::from_slice(body).map_err(|error| {
         bad_request(
@@ -334,6 +342,21 @@ fn parse_body(body: &[u8]) -> Result<serde_json::Map<String, Value>, RequestErro
             ),
         )
     })?;
+    // A field sent twice is rejected rather than resolved, because a proxy
+    // in front of the gateway may have read the other copy.
+    if let Err(error) = serde_json::from_slice::<FieldsOnce>(body) {
+        for field in ["request_id", "contact_number"] {
+            if error
+                .to_string()
+                .contains(&format!("duplicate field `{field}`"))
+            {
+                return Err(bad_request(
+                    field,
+                    format!("`{field}` appears more than once in the body; send it once"),
+                ));
+            }
+        }
+    }
     match value {
         Value::Object(map) => Ok(map),
         _ => Err(bad_request(

@@ -425,3 +425,33 @@ fn unverified_mode_skips_the_signature() {
     let verified = Verifier::new(&open).verify(request, now()).unwrap();
     assert_eq!(verified.scheme(), Scheme::Unverified);
 }
+
+#[test]
+fn duplicate_fields_are_rejected() {
+    let cases = [
+        (
+            format!(
+                r#"{{"request_id": "{REQUEST_ID}", "request_id": "other", "contact_number": "1"}}"#
+            ),
+            "request_id",
+        ),
+        (
+            format!(
+                r#"{{"request_id": "{REQUEST_ID}", "contact_number": "14155550123", "contact_number": "442079460958"}}"#
+            ),
+            "contact_number",
+        ),
+    ];
+    for (body, expected_field) in cases {
+        let request = Request {
+            body: body.clone(),
+            ..Request::valid()
+        };
+        match Verifier::new(&settings()).verify(request.build(), now()) {
+            Err(RequestError::BadRequest { field, .. }) => {
+                assert_eq!(field, expected_field, "{body}")
+            }
+            other => panic!("{body}: expected 400, got {other:?}"),
+        }
+    }
+}
