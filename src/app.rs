@@ -12,6 +12,7 @@ use crate::config::{self, ConfigProblem, Settings};
 use crate::lookup::Lookup;
 use crate::registry::Registry;
 use crate::server::client_limit::ClientLimiter;
+use crate::shared::shared_tier;
 use crate::signature::Verifier;
 use crate::telemetry;
 
@@ -38,7 +39,7 @@ impl App {
     pub fn new(settings: Settings, registry: Registry) -> Result<Arc<App>, Vec<ConfigProblem>> {
         let metrics = telemetry::install();
         let sources = registry.build_sources(&settings)?;
-        let lookup = Lookup::new(&settings, sources);
+        let lookup = Lookup::new(&settings, sources, shared_tier(&settings));
         let verifier = Verifier::new(&settings.justcall);
         Ok(Arc::new(App {
             config_path: settings.path.clone(),
@@ -102,7 +103,7 @@ impl App {
     fn build_reloaded(&self) -> Result<Runtime, Vec<ConfigProblem>> {
         let settings = config::load(&self.config_path)?;
         let sources = self.registry.build_sources(&settings)?;
-        let lookup = Lookup::new(&settings, sources);
+        let lookup = Lookup::new(&settings, sources, shared_tier(&settings));
         let verifier = self.current().verifier.reloaded(&settings.justcall);
         Ok(Runtime {
             client_limiter: settings.server.rate_limit_per_ip.map(ClientLimiter::new),

@@ -13,6 +13,7 @@ pub mod logging;
 pub mod lookup;
 pub mod registry;
 pub mod server;
+pub mod shared;
 pub mod signature;
 pub mod telemetry;
 

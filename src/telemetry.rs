@@ -24,6 +24,8 @@ pub const CIRCUIT_STATE: &str = "badgegate_circuit_open";
 pub const CIRCUIT_TRANSITIONS: &str = "badgegate_circuit_transitions_total";
 pub const SOURCE_READY: &str = "badgegate_source_ready";
 pub const CONFIG_RELOADS: &str = "badgegate_config_reloads_total";
+pub const REDIS_UP: &str = "badgegate_redis_up";
+pub const REDIS_ERRORS: &str = "badgegate_redis_errors_total";
 
 /// Bucket bounds, in seconds, for request and upstream latencies: JustCall
 /// waits about a second and a half, so the buckets are finest below that.
@@ -101,6 +103,11 @@ fn describe() {
         "1 once a source finished its start-up, else 0"
     );
     describe_counter!(CONFIG_RELOADS, "Config reloads, by result");
+    describe_gauge!(REDIS_UP, "1 while the last Redis call succeeded, else 0");
+    describe_counter!(
+        REDIS_ERRORS,
+        "Failed or timed-out Redis calls, by operation"
+    );
 }
 
 pub fn request_answered(outcome: &'static str, duration: Duration) {
@@ -153,4 +160,12 @@ pub fn source_ready(source: &str, ready: bool) {
 
 pub fn config_reloaded(result: &'static str) {
     counter!(CONFIG_RELOADS, "result" => result).increment(1);
+}
+
+pub fn redis_up(up: bool) {
+    gauge!(REDIS_UP).set(if up { 1.0 } else { 0.0 });
+}
+
+pub fn redis_error(operation: &'static str) {
+    counter!(REDIS_ERRORS, "operation" => operation).increment(1);
 }

@@ -155,6 +155,7 @@ async fn hubspot_messy_numbers_find_the_right_person() {
     let lookup = Lookup::new(
         &settings,
         Registry::builtin().build_sources(&settings).unwrap(),
+        None,
     );
 
     let cases = [
@@ -192,6 +193,7 @@ async fn formats_of_one_number_cost_one_upstream_call() {
     let lookup = Lookup::new(
         &settings,
         Registry::builtin().build_sources(&settings).unwrap(),
+        None,
     );
     for number in ["14155550123", "+1 415 555 0123", "4155550123"] {
         assert_eq!(
@@ -224,6 +226,7 @@ async fn contacts_file_messy_numbers_find_the_right_person() {
     let lookup = Lookup::new(
         &settings,
         Registry::builtin().build_sources(&settings).unwrap(),
+        None,
     );
 
     let cases = [

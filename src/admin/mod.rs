@@ -91,7 +91,7 @@ async fn purge_all(request: HttpRequest, app: web::Data<Arc<App>>) -> HttpRespon
         return rejection;
     }
     let entries = runtime.lookup.cached_entries().await;
-    runtime.lookup.clear_cache();
+    runtime.lookup.clear_cache().await;
     tracing::info!(entries, "purged every cached answer");
     HttpResponse::Ok().json(json!({"purged": "all", "entries": entries}))
 }

@@ -12,6 +12,7 @@ use crate::app::App;
 use crate::config::{self, ConfigProblem, Settings};
 use crate::lookup::Lookup;
 use crate::registry::Registry;
+use crate::shared::shared_tier;
 use crate::{logging, server};
 
 #[derive(Debug, Parser)]
@@ -87,7 +88,7 @@ pub fn run(registry: Registry) -> ExitCode {
         Command::Lookup { number, json } => {
             logging::init(&settings.log);
             let lookup = match registry.build_sources(&settings) {
-                Ok(sources) => Lookup::new(&settings, sources),
+                Ok(sources) => Lookup::new(&settings, sources, shared_tier(&settings)),
                 Err(problems) => return report(&problems),
             };
             runtime.block_on(trace::run(&lookup, &number, json))

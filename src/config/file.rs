@@ -14,6 +14,7 @@ pub struct RawConfig {
     pub lookup: RawLookup,
     pub cache: RawCache,
     pub admin: RawAdmin,
+    pub redis: RawRedis,
     pub log: RawLog,
     pub sources: Vec<RawSource>,
 }
@@ -167,6 +168,27 @@ impl Default for RawAdmin {
         RawAdmin {
             listen: "127.0.0.1:9090".into(),
             token: Secret::new(""),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRedis {
+    /// `redis://` or `rediss://` (TLS) URL shared by every replica; empty turns the shared tier off.
+    pub url: Secret,
+    /// Prefix of every key and channel badgegate uses.
+    pub key_prefix: String,
+    /// Longest wait for one Redis call before the replica falls back to its own cache and limits.
+    pub timeout_ms: u64,
+}
+
+impl Default for RawRedis {
+    fn default() -> Self {
+        RawRedis {
+            url: Secret::new(""),
+            key_prefix: "badgegate:".into(),
+            timeout_ms: 100,
         }
     }
 }

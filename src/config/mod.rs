@@ -17,8 +17,8 @@ use figment::{Figment, Metadata, Profile, Provider};
 pub use file::{LogFormat, LookupMode, MultipleMatches};
 pub use problem::{join_key, ConfigProblem};
 pub use settings::{
-    AdminSettings, CacheSettings, JustcallSettings, LogSettings, LookupSettings, ServerSettings,
-    Settings, SourceSpec, DEMO_SECRET,
+    AdminSettings, CacheSettings, JustcallSettings, LogSettings, LookupSettings, RedisSettings,
+    ServerSettings, Settings, SourceSpec, DEMO_SECRET,
 };
 
 use interpolate::{interpolate, InterpolationError};

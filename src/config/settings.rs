@@ -27,6 +27,8 @@ pub struct Settings {
     pub lookup: LookupSettings,
     pub cache: CacheSettings,
     pub admin: AdminSettings,
+    /// `None` when no Redis is configured.
+    pub redis: Option<RedisSettings>,
     pub log: LogSettings,
     pub sources: Vec<SourceSpec>,
     /// Valid but risky choices, logged at start and printed by `check`.
@@ -90,6 +92,14 @@ pub struct AdminSettings {
     pub listen: Option<SocketAddr>,
     /// `None` when no token is set: the cache-control endpoints answer 403.
     pub token: Option<Secret>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    /// The URL; it may hold a password, so it is a secret.
+    pub url: Secret,
+    pub key_prefix: String,
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -293,6 +303,32 @@ pub fn validate(raw: RawConfig, file: &Path, text: &str) -> Result<Settings, Vec
         );
     }
 
+    let redis = raw.redis;
+    let redis_url = redis.url.expose().trim();
+    if !redis_url.is_empty() {
+        match url::Url::parse(redis_url) {
+            Ok(parsed) if matches!(parsed.scheme(), "redis" | "rediss") => {}
+            _ => problem(
+                "redis.url",
+                "is not a redis:// or rediss:// URL; write e.g. \"redis://127.0.0.1:6379\", or \"\" to run without Redis".into(),
+            ),
+        }
+    }
+    if redis.timeout_ms == 0 || redis.timeout_ms > 5000 {
+        problem(
+            "redis.timeout_ms",
+            format!(
+                "{} is out of range; write a time between 1 and 5000 milliseconds, e.g. 100",
+                redis.timeout_ms
+            ),
+        );
+    }
+    let redis_settings = (!redis_url.is_empty()).then(|| RedisSettings {
+        url: Secret::new(redis_url),
+        key_prefix: redis.key_prefix.clone(),
+        timeout: Duration::from_millis(redis.timeout_ms),
+    });
+
     if let Err(error) = tracing_subscriber::EnvFilter::try_new(&raw.log.level) {
         problem(
             "log.level",
@@ -347,6 +383,7 @@ pub fn validate(raw: RawConfig, file: &Path, text: &str) -> Result<Settings, Vec
             listen: admin_listen,
             token: admin_token,
         },
+        redis: redis_settings,
         log: LogSettings {
             format: raw.log.format,
             level: raw.log.level,

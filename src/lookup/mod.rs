@@ -12,6 +12,7 @@ mod circuit;
 mod matching;
 mod outcome;
 mod rate_limit;
+mod shared_cache;
 mod source;
 
 use std::collections::HashMap;
@@ -26,6 +27,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::config::{LookupMode, MultipleMatches, Settings};
+use crate::shared::{Purge, SharedTier};
 
 use cache::{Age, CachedAnswer, Freshness, Retention};
 pub use matching::Verdict;
@@ -42,6 +44,7 @@ struct Inner {
     sources: Vec<Source>,
     cache: Cache<String, CachedAnswer>,
     freshness: Freshness,
+    shared: Option<Arc<SharedTier>>,
     /// Runs over the sources in progress, by cache key.
     in_flight: Mutex<HashMap<String, SharedRun>>,
     deadline: Duration,
@@ -56,12 +59,25 @@ struct Inner {
 struct Run {
     result: Result<Answer, Unavailable>,
     attempts: Vec<Attempt>,
+    /// Whether the answer came from the shared Redis cache.
+    from_shared: bool,
+    /// An expired shared answer, to serve when no source could answer.
+    stale_shared: Option<CachedAnswer>,
 }
 
 type SharedRun = Shared<BoxFuture<'static, Arc<Run>>>;
 
 impl Lookup {
-    pub fn new(settings: &Settings, sources: Vec<Source>) -> Self {
+    /// Builds the pipeline; with `shared`, answers, purges and rate limits
+    /// are shared with the other replicas through Redis.
+    pub fn new(
+        settings: &Settings,
+        mut sources: Vec<Source>,
+        shared: Option<Arc<SharedTier>>,
+    ) -> Self {
+        for source in &mut sources {
+            source.share_rate_limit(shared.clone());
+        }
         badgegate_adapter::phone::load_metadata();
         let freshness = Freshness {
             found: settings.cache.ttl,
@@ -79,6 +95,7 @@ impl Lookup {
                 cache,
                 freshness,
                 in_flight: Mutex::new(HashMap::new()),
+                shared,
                 deadline: settings.lookup.deadline,
                 region: settings.lookup.default_region,
                 mode: settings.lookup.mode,
@@ -95,8 +112,10 @@ impl Lookup {
         &self.inner.sources
     }
 
-    /// Runs every adapter's start-up at once and records which failed.
+    /// Runs every adapter's start-up at once and records which failed, and
+    /// starts following purges from other replicas.
     pub async fn start_sources(&self) {
+        self.follow_shared_purges();
         futures_util::future::join_all(self.inner.sources.iter().map(Source::start)).await;
     }
 
@@ -107,9 +126,14 @@ impl Lookup {
         self.inner.cache.entry_count()
     }
 
-    /// Removes the cached answer for one number; returns whether there was one.
+    /// Removes the cached answer for one number, on every replica when Redis
+    /// is configured; returns whether this replica had one.
     pub async fn purge(&self, caller: &PhoneNumber) -> bool {
-        self.inner.cache.remove(caller.e164()).await.is_some()
+        let removed = self.inner.cache.remove(caller.e164()).await.is_some();
+        if let Some(shared) = &self.inner.shared {
+            shared.purge(Purge::Number(caller.e164().to_string())).await;
+        }
+        removed
     }
 
     /// Copies every cached answer of `previous` into this pipeline's cache,
@@ -162,20 +186,26 @@ impl Lookup {
         }
 
         let run = self.join_or_start_run(&key, caller, request_id, deadline, traced);
-        let (unavailable, attempts) = match tokio::time::timeout_at(deadline, run).await {
+        let (unavailable, attempts, stale_shared) = match tokio::time::timeout_at(deadline, run)
+            .await
+        {
             Ok(run) => match &run.result {
                 Ok(answer) => {
                     return LookupResult {
                         outcome: answer.clone().into(),
-                        cache: CacheStatus::Miss,
+                        cache: if run.from_shared {
+                            CacheStatus::SharedHit
+                        } else {
+                            CacheStatus::Miss
+                        },
                         attempts: run.attempts.clone(),
                     }
                 }
-                Err(unavailable) => (*unavailable, run.attempts.clone()),
+                Err(unavailable) => (*unavailable, run.attempts.clone(), run.stale_shared.clone()),
             },
-            Err(_) => (Unavailable::Deadline, Vec::new()),
+            Err(_) => (Unavailable::Deadline, Vec::new(), None),
         };
-        match cached {
+        match cached.or(stale_shared) {
             Some(entry) => {
                 let age = Instant::now().saturating_duration_since(entry.stored_at);
                 tracing::warn!(
@@ -198,9 +228,40 @@ impl Lookup {
         }
     }
 
-    /// Removes every cached answer.
-    pub fn clear_cache(&self) {
+    /// Removes every cached answer, on every replica when Redis is configured.
+    pub async fn clear_cache(&self) {
         self.inner.cache.invalidate_all();
+        if let Some(shared) = &self.inner.shared {
+            shared.purge(Purge::All).await;
+        }
+    }
+
+    /// Applies a purge another replica published.
+    fn apply_purge(inner: &Inner, purge: Purge) {
+        match purge {
+            Purge::All => inner.cache.invalidate_all(),
+            Purge::Number(e164) => {
+                let cache = inner.cache.clone();
+                tokio::spawn(async move { cache.invalidate(&e164).await });
+            }
+        }
+    }
+
+    /// Follows purges from other replicas for as long as this pipeline is in use.
+    fn follow_shared_purges(&self) {
+        let Some(shared) = &self.inner.shared else {
+            return;
+        };
+        let inner = Arc::downgrade(&self.inner);
+        let shared = Arc::clone(shared);
+        tokio::spawn(shared.follow_purges(move |purge| match inner.upgrade() {
+            Some(inner) => {
+                tracing::debug!(?purge, "applying a purge from another replica");
+                Lookup::apply_purge(&inner, purge);
+                true
+            }
+            None => false,
+        }));
     }
 
     /// Records a lookup's cache result in the metrics.
@@ -244,14 +305,7 @@ impl Lookup {
         let span = tracing::Span::current();
         let task = tokio::spawn(
             async move {
-                let run = inner.ask_sources(&query).await;
-                if let Ok(answer) = &run.result {
-                    let cached = CachedAnswer {
-                        answer: answer.clone(),
-                        stored_at: Instant::now(),
-                    };
-                    inner.cache.insert(task_key.clone(), cached).await;
-                }
+                let run = inner.resolve(&task_key, &query).await;
                 inner
                     .in_flight
                     .lock()
@@ -267,6 +321,8 @@ impl Lookup {
                 Arc::new(Run {
                     result: Err(Unavailable::SourcesFailed),
                     attempts: Vec::new(),
+                    from_shared: false,
+                    stale_shared: None,
                 })
             })
         }
@@ -298,6 +354,46 @@ enum Judgement {
 }
 
 impl Inner {
+    /// Answers from the shared cache when it holds a fresh answer, else from
+    /// the sources, and stores what the sources answered in both caches.
+    async fn resolve(&self, key: &str, query: &Query) -> Run {
+        let mut stale_shared = None;
+        if let Some(shared) = &self.shared {
+            if let Some(stored) = shared.get(key).await {
+                let cached = shared_cache::to_cached(&stored);
+                match cached.age(Instant::now(), &self.freshness) {
+                    Age::Fresh | Age::RefreshDue => {
+                        self.cache.insert(key.to_string(), cached.clone()).await;
+                        return Run {
+                            result: Ok(cached.answer),
+                            attempts: Vec::new(),
+                            from_shared: true,
+                            stale_shared: None,
+                        };
+                    }
+                    Age::Stale => stale_shared = Some(cached),
+                }
+            }
+        }
+        let mut run = self.ask_sources(query).await;
+        if let Ok(answer) = &run.result {
+            let cached = CachedAnswer {
+                answer: answer.clone(),
+                stored_at: Instant::now(),
+            };
+            self.cache.insert(key.to_string(), cached).await;
+            if let Some(shared) = &self.shared {
+                let shared = Arc::clone(shared);
+                let stored = shared_cache::to_stored(answer);
+                let retention = self.freshness.fresh_for(answer) + self.freshness.stale_if_error;
+                let key = key.to_string();
+                tokio::spawn(async move { shared.put(&key, &stored, retention).await });
+            }
+        }
+        run.stale_shared = stale_shared;
+        run
+    }
+
     async fn ask_sources(&self, query: &Query) -> Run {
         let mut attempts = Vec::with_capacity(self.sources.len());
         let mut failures = 0;
@@ -349,7 +445,12 @@ impl Inner {
         } else {
             Ok(Answer::NotFound)
         };
-        Run { result, attempts }
+        Run {
+            result,
+            attempts,
+            from_shared: false,
+            stale_shared: None,
+        }
     }
 
     fn judge(
@@ -422,6 +523,8 @@ impl Run {
         Run {
             result: Ok(answer),
             attempts,
+            from_shared: false,
+            stale_shared: None,
         }
     }
 }

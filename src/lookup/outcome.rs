@@ -66,6 +66,8 @@ pub enum CacheStatus {
     Miss,
     /// Answered from an expired entry because no source could answer.
     Stale,
+    /// Answered from the cache shared by the replicas in Redis.
+    SharedHit,
 }
 
 impl CacheStatus {
@@ -74,6 +76,7 @@ impl CacheStatus {
             CacheStatus::Hit => "hit",
             CacheStatus::Miss => "miss",
             CacheStatus::Stale => "stale",
+            CacheStatus::SharedHit => "shared_hit",
         }
     }
 }

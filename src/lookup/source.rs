@@ -10,6 +10,7 @@ use rand::Rng;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::shared::SharedTier;
 use crate::telemetry;
 
 use super::circuit::{CircuitBreaker, Permit, Transition};
@@ -38,6 +39,8 @@ pub struct Source {
     pub policy: SourcePolicy,
     pub adapter: Arc<dyn Adapter>,
     limiter: Option<RateLimiter>,
+    /// Redis, when the rate limit is shared by the replicas.
+    shared: Option<Arc<SharedTier>>,
     circuit: CircuitBreaker,
     readiness: Mutex<Readiness>,
 }
@@ -112,11 +115,17 @@ impl Source {
             limiter: policy.rate_limit_per_sec.map(RateLimiter::new),
             circuit: CircuitBreaker::new(policy.circuit_failures, policy.circuit_open_for),
             readiness: Mutex::new(Readiness::Starting),
+            shared: None,
             name,
             kind,
             policy,
             adapter,
         }
+    }
+
+    /// Shares the source's rate limit with the other replicas through Redis.
+    pub fn share_rate_limit(&mut self, shared: Option<Arc<SharedTier>>) {
+        self.shared = shared;
     }
 
     pub fn readiness(&self) -> Readiness {
@@ -236,6 +245,29 @@ impl Source {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
+        if let Some(shared) = &self.shared {
+            let rate = limiter.rate() as u32;
+            match shared.reserve(&self.name, rate, query.time_left()).await {
+                Ok(Some(wait)) if wait.is_zero() => return Ok(()),
+                Ok(Some(wait)) => {
+                    telemetry::rate_limit_wait(&self.name);
+                    tracing::debug!(source = %self.name, wait_ms = wait.as_millis() as u64, "waiting for a fleet-wide rate-limit slot");
+                    tokio::time::sleep(wait).await;
+                    return Ok(());
+                }
+                Ok(None) => {
+                    telemetry::rate_limit_rejection(&self.name);
+                    tracing::warn!(
+                        source = %self.name,
+                        rate_limit_per_sec = rate,
+                        "skipped a call: the fleet-wide rate limit has no free slot before the deadline"
+                    );
+                    return Err(SourceError::RateLimited(limiter.rate()));
+                }
+                // Redis did not answer: the local limiter takes over.
+                Err(()) => {}
+            }
+        }
         match limiter.reserve(Instant::now(), query.deadline()) {
             Some(Slot::Now) => Ok(()),
             Some(Slot::At(start)) => {

@@ -94,7 +94,7 @@ fn pipeline_with(
             )
         })
         .collect();
-    Lookup::new(settings, sources)
+    Lookup::new(settings, sources, None)
 }
 
 fn number(raw: &str) -> PhoneNumber {
@@ -378,7 +378,7 @@ fn scripted_pipeline(
             )
         })
         .collect();
-    Lookup::new(settings, sources)
+    Lookup::new(settings, sources, None)
 }
 
 fn server_error() -> Result<Vec<Contact>, LookupError> {
