@@ -22,11 +22,13 @@ impl Registry {
         Registry::default()
     }
 
-    /// Creates a registry with the adapters that ship with badgegate: `file` and `hubspot`.
+    /// Creates a registry with the adapters that ship with badgegate:
+    /// `file`, `hubspot` and `salesforce`.
     pub fn builtin() -> Self {
         Registry::empty()
             .with(badgegate_file::FileFactory)
             .with(badgegate_hubspot::HubspotFactory)
+            .with(badgegate_salesforce::SalesforceFactory)
     }
 
     /// Adds a factory; one registered earlier under the same `type` is replaced.
@@ -139,7 +141,9 @@ mod tests {
         .unwrap_err();
         assert_eq!(problems[0].key.as_deref(), Some("sources[0].type"));
         assert!(
-            problems[0].message.contains("`file`, `hubspot`"),
+            problems[0]
+                .message
+                .contains("`file`, `hubspot`, `salesforce`"),
             "{}",
             problems[0].message
         );
@@ -159,6 +163,9 @@ mod tests {
 
     #[test]
     fn builtin_types() {
-        assert_eq!(Registry::builtin().type_names(), ["file", "hubspot"]);
+        assert_eq!(
+            Registry::builtin().type_names(),
+            ["file", "hubspot", "salesforce"]
+        );
     }
 }

@@ -11,6 +11,7 @@ mod adapter;
 mod contact;
 mod error;
 pub mod http;
+pub mod oauth;
 pub mod phone;
 mod query;
 mod secret;
