@@ -85,7 +85,15 @@ impl App {
         for warning in &runtime.settings.warnings {
             tracing::warn!("{warning}");
         }
-        runtime.lookup.import_cache(&previous.lookup).await;
+        // Cached answers hold only while the sources that gave them are the
+        // same; a new or changed source may know a caller the old ones did not.
+        if same_sources(&previous.settings, &runtime.settings) {
+            runtime.lookup.import_cache(&previous.lookup).await;
+        } else {
+            tracing::info!(
+                "the sources changed, so the reloaded config starts with an empty cache"
+            );
+        }
         let starting = runtime.lookup.clone();
         let names: Vec<String> = runtime
             .lookup
@@ -112,6 +120,24 @@ impl App {
             lookup,
         })
     }
+}
+
+/// Whether both configs have the same sources with the same keys.
+fn same_sources(old: &Settings, new: &Settings) -> bool {
+    let describe = |settings: &Settings| -> Vec<(String, String, serde_json::Value)> {
+        settings
+            .sources
+            .iter()
+            .map(|source| {
+                (
+                    source.name.clone(),
+                    source.kind.clone(),
+                    source.options.clone(),
+                )
+            })
+            .collect()
+    };
+    describe(old) == describe(new)
 }
 
 /// Settings that take effect only after a restart, because the listeners

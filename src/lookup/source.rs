@@ -160,6 +160,20 @@ impl Source {
             .expect("readiness lock is never poisoned") = readiness;
     }
 
+    /// Marks a source whose start-up failed as ready once a call succeeds,
+    /// so a brief failure at start does not keep it out of a load balancer.
+    fn mark_ready_after_success(&self) {
+        let mut readiness = self
+            .readiness
+            .lock()
+            .expect("readiness lock is never poisoned");
+        if matches!(*readiness, Readiness::Failed(_)) {
+            *readiness = Readiness::Ready;
+            telemetry::source_ready(&self.name, true);
+            tracing::info!(source = %self.name, "source ready: a call succeeded after its start-up failed");
+        }
+    }
+
     /// Whether the circuit breaker currently skips this source.
     pub fn circuit_open(&self) -> bool {
         self.circuit.is_open()
@@ -211,7 +225,10 @@ impl Source {
             self.record(permit, result.is_ok());
 
             let error = match result {
-                Ok(contacts) => return Ok(contacts),
+                Ok(contacts) => {
+                    self.mark_ready_after_success();
+                    return Ok(contacts);
+                }
                 Err(error) => error,
             };
             if !error.is_retryable() || retries >= self.policy.max_retries {

@@ -18,6 +18,7 @@ use crate::app::App;
 /// Serves until the process receives SIGINT or SIGTERM, then stops accepting
 /// connections and lets in-flight requests finish within their deadline.
 pub async fn serve(app: Arc<App>) -> std::io::Result<()> {
+    let signals = Signals::install();
     let runtime = app.current();
     let settings = &runtime.settings;
     // In-flight requests get their whole deadline to finish after SIGTERM or
@@ -75,7 +76,7 @@ pub async fn serve(app: Arc<App>) -> std::io::Result<()> {
         None => None,
     };
 
-    tokio::spawn(handle_signals(app, handles));
+    tokio::spawn(handle_signals(app, handles, signals));
     match admin {
         Some(admin) => {
             let (main, admin) = tokio::join!(main, admin);
@@ -99,8 +100,8 @@ fn listen_error(key: &str, address: std::net::SocketAddr, error: std::io::Error)
 }
 
 /// Reloads the config on SIGHUP; stops the servers on SIGTERM or SIGINT.
-async fn handle_signals(app: Arc<App>, servers: Vec<ServerHandle>) {
-    let name = wait_for_stop(&app).await;
+async fn handle_signals(app: Arc<App>, servers: Vec<ServerHandle>, mut signals: Signals) {
+    let name = signals.wait_for_stop(&app).await;
     tracing::info!(
         signal = name,
         "shutting down: no new connections, finishing in-flight requests"
@@ -109,36 +110,59 @@ async fn handle_signals(app: Arc<App>, servers: Vec<ServerHandle>) {
     futures_util::future::join_all(stops).await;
 }
 
-/// Reloads on every SIGHUP until SIGTERM or SIGINT arrives; returns its name.
-#[cfg(unix)]
-async fn wait_for_stop(app: &App) -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
+/// The signal handlers, installed before the listeners accept anything, so
+/// that an early SIGHUP reloads instead of ending the process.
+struct Signals {
+    #[cfg(unix)]
+    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
 
-    let (mut terminate, mut hangup) = match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) {
-        (Ok(terminate), Ok(hangup)) => (terminate, hangup),
-        (Err(error), _) | (_, Err(error)) => {
-            tracing::warn!(%error, "cannot listen for SIGTERM and SIGHUP; only SIGINT stops the server gracefully");
-            let _ = tokio::signal::ctrl_c().await;
-            return "SIGINT";
-        }
-    };
-    loop {
-        tokio::select! {
-            _ = terminate.recv() => return "SIGTERM",
-            _ = tokio::signal::ctrl_c() => return "SIGINT",
-            _ = hangup.recv() => {
-                tracing::info!("SIGHUP received: reloading the config");
-                let _ = app.reload().await;
+impl Signals {
+    #[cfg(unix)]
+    fn install() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) {
+            (Ok(terminate), Ok(hangup)) => Signals {
+                unix: Some((terminate, hangup)),
+            },
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM and SIGHUP; only SIGINT stops the server gracefully");
+                Signals { unix: None }
             }
         }
     }
-}
 
-#[cfg(not(unix))]
-async fn wait_for_stop(_app: &App) -> &'static str {
-    let _ = tokio::signal::ctrl_c().await;
-    "SIGINT"
+    #[cfg(not(unix))]
+    fn install() -> Signals {
+        Signals {}
+    }
+
+    /// Reloads on every SIGHUP until SIGTERM or SIGINT arrives; returns its name.
+    #[cfg(unix)]
+    async fn wait_for_stop(&mut self, app: &App) -> &'static str {
+        let Some((terminate, hangup)) = &mut self.unix else {
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        };
+        loop {
+            tokio::select! {
+                _ = terminate.recv() => return "SIGTERM",
+                _ = tokio::signal::ctrl_c() => return "SIGINT",
+                _ = hangup.recv() => {
+                    tracing::info!("SIGHUP received: reloading the config");
+                    let _ = app.reload().await;
+                }
+            }
+        }
+    }
+
+    #[cfg(not(unix))]
+    async fn wait_for_stop(&mut self, _app: &App) -> &'static str {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
 }
