@@ -68,7 +68,10 @@ fn describe() {
         SIGNATURE_SCHEMES,
         "Accepted requests, by the signature scheme that verified"
     );
-    describe_counter!(CACHE_LOOKUPS, "Lookups by cache result: hit, miss or stale");
+    describe_counter!(
+        CACHE_LOOKUPS,
+        "Lookups by cache result: hit, shared_hit, miss or stale"
+    );
     describe_gauge!(CACHE_ENTRIES, "Answers held in the in-process cache");
     describe_counter!(
         UPSTREAM_CALLS,

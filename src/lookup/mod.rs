@@ -252,16 +252,18 @@ impl Lookup {
         let Some(shared) = &self.inner.shared else {
             return;
         };
-        let inner = Arc::downgrade(&self.inner);
+        let alive = Arc::downgrade(&self.inner);
+        let target = Arc::downgrade(&self.inner);
         let shared = Arc::clone(shared);
-        tokio::spawn(shared.follow_purges(move |purge| match inner.upgrade() {
-            Some(inner) => {
-                tracing::debug!(?purge, "applying a purge from another replica");
-                Lookup::apply_purge(&inner, purge);
-                true
-            }
-            None => false,
-        }));
+        tokio::spawn(shared.follow_purges(
+            move || alive.strong_count() > 0,
+            move |purge| {
+                if let Some(inner) = target.upgrade() {
+                    tracing::debug!(?purge, "applying a purge from another replica");
+                    Lookup::apply_purge(&inner, purge);
+                }
+            },
+        ));
     }
 
     /// Records a lookup's cache result in the metrics.
@@ -357,6 +359,13 @@ impl Inner {
     /// Answers from the shared cache when it holds a fresh answer, else from
     /// the sources, and stores what the sources answered in both caches.
     async fn resolve(&self, key: &str, query: &Query) -> Run {
+        // A run that finished between this request's cache read and its
+        // start may have stored a fresh answer already.
+        if let Some(cached) = self.cache.get(key).await {
+            if cached.age(Instant::now(), &self.freshness) == Age::Fresh {
+                return Run::answered(cached.answer, Vec::new());
+            }
+        }
         let mut stale_shared = None;
         if let Some(shared) = &self.shared {
             if let Some(stored) = shared.get(key).await {

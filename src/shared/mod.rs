@@ -25,10 +25,19 @@ use crate::telemetry;
 pub use answer::{StoredAnswer, StoredBadge};
 
 /// Width of the rate-limit window, with the same margin as the local limiter.
-const RATE_WINDOW_MS: u64 = 1010;
+// NOTE: the window spaces the start of calls, not their arrival at the CRM;
+// a call delayed on its way by more than the 250 ms margin can still land in
+// the vendor's window next to `rate` others.
+const RATE_WINDOW_MS: u64 = 1250;
 
 /// Least time between two attempts to connect after a failed one.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+
+/// Longest wait for the purge subscription to be set up.
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How often a purge follower checks whether its pipeline is still in use.
+const LIVENESS_CHECK: Duration = Duration::from_secs(5);
 
 /// Delay between attempts to re-subscribe to purges after a failure.
 const RESUBSCRIBE_DELAY: Duration = Duration::from_secs(1);
@@ -152,11 +161,13 @@ impl SharedTier {
         let result = tokio::time::timeout(self.timeout, call).await;
         match result {
             Ok(Ok(value)) => {
+                // Set on every success, because a tier starts out healthy
+                // without having set the gauge.
+                telemetry::redis_up(true);
                 if !self.healthy.swap(true, Ordering::Relaxed) {
                     tracing::info!(
                         "Redis is reachable again; using the shared cache and rate limits"
                     );
-                    telemetry::redis_up(true);
                 }
                 Some(value)
             }
@@ -287,36 +298,59 @@ impl SharedTier {
         }
     }
 
-    /// Listens for purges from every replica and hands them to `apply` until
-    /// `apply` returns false. Reconnects after failures.
-    pub async fn follow_purges(self: Arc<Self>, apply: impl Fn(Purge) -> bool + Send + 'static) {
+    /// Listens for purges from every replica and hands them to `apply`,
+    /// for as long as `alive` returns true. Reconnects after failures. After
+    /// each (re)subscription the local cache is cleared with `Purge::All`,
+    /// because purges sent while unsubscribed were missed.
+    pub async fn follow_purges(
+        self: Arc<Self>,
+        alive: impl Fn() -> bool + Send + 'static,
+        apply: impl Fn(Purge) + Send + 'static,
+    ) {
         let channel = self.purge_channel();
-        loop {
-            let mut subscription = match self.client.get_async_pubsub().await {
-                Ok(subscription) => subscription,
-                Err(error) => {
+        let connect_timeout = self.timeout.max(SUBSCRIBE_TIMEOUT);
+        let mut liveness = tokio::time::interval(LIVENESS_CHECK);
+        while alive() {
+            let subscribed = tokio::time::timeout(connect_timeout, async {
+                let mut subscription = self.client.get_async_pubsub().await?;
+                subscription.subscribe(&channel).await?;
+                Ok::<_, redis::RedisError>(subscription)
+            })
+            .await;
+            let mut subscription = match subscribed {
+                Ok(Ok(subscription)) => subscription,
+                Ok(Err(error)) => {
                     self.mark_down("subscribe", &error.to_string());
                     tokio::time::sleep(RESUBSCRIBE_DELAY).await;
                     continue;
                 }
-            };
-            if let Err(error) = subscription.subscribe(&channel).await {
-                self.mark_down("subscribe", &error.to_string());
-                tokio::time::sleep(RESUBSCRIBE_DELAY).await;
-                continue;
-            }
-            let mut messages = subscription.on_message();
-            while let Some(message) = messages.next().await {
-                let Ok(payload) = message.get_payload::<String>() else {
+                Err(_) => {
+                    self.mark_down("subscribe", "timed out");
+                    tokio::time::sleep(RESUBSCRIBE_DELAY).await;
                     continue;
-                };
-                let purge = if payload == "*" {
-                    Purge::All
-                } else {
-                    Purge::Number(payload)
-                };
-                if !apply(purge) {
-                    return;
+                }
+            };
+            apply(Purge::All);
+            let mut messages = subscription.on_message();
+            loop {
+                tokio::select! {
+                    message = messages.next() => {
+                        let Some(message) = message else { break };
+                        let Ok(payload) = message.get_payload::<String>() else {
+                            continue;
+                        };
+                        let purge = if payload == "*" {
+                            Purge::All
+                        } else {
+                            Purge::Number(payload)
+                        };
+                        apply(purge);
+                    }
+                    _ = liveness.tick() => {
+                        if !alive() {
+                            return;
+                        }
+                    }
                 }
             }
             tracing::warn!("lost the Redis purge subscription; subscribing again");

@@ -5,6 +5,9 @@
 // Each test crate includes this module and uses only some of it.
 #![allow(dead_code)]
 
+pub mod raw_http;
+pub mod redis_server;
+
 use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

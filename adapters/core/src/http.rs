@@ -99,8 +99,15 @@ fn classify_transport_error(error: reqwest::Error, timeout: Duration) -> LookupE
     // The URL may carry a credential in its query, so it is dropped before the
     // error is turned into text.
     let error = error.without_url();
-    if error.is_decode() || error.is_body() {
+    if error.is_decode() {
         return LookupError::BadResponse(error.to_string());
+    }
+    if error.is_body() {
+        // The connection broke while the body arrived: a retry may succeed.
+        return LookupError::Connect(format!(
+            "the response body broke off: {}",
+            error_chain(&error)
+        ));
     }
     LookupError::Connect(error_chain(&error))
 }
