@@ -36,7 +36,7 @@ async fn healthz() -> HttpResponse {
 }
 
 /// 200 once every source finished its start-up; 503 naming the sources that
-/// are still starting or failed.
+/// are still starting or failed. With Redis, its state is listed too.
 async fn readyz(app: web::Data<Arc<App>>) -> HttpResponse {
     let runtime = app.current();
     let mut sources = serde_json::Map::new();
@@ -55,7 +55,12 @@ async fn readyz(app: web::Data<Arc<App>>) -> HttpResponse {
         };
         sources.insert(source.name.clone(), state);
     }
-    let body = json!({"ready": ready, "sources": sources});
+    let mut body = json!({"ready": ready, "sources": sources});
+    // Redis is reported but never makes the replica unready: without it the
+    // replica still answers from its own cache and sources.
+    if let Some(up) = runtime.lookup.redis_up() {
+        body["redis"] = json!({"up": up});
+    }
     if ready {
         HttpResponse::Ok().json(body)
     } else {

@@ -119,6 +119,11 @@ impl Lookup {
         futures_util::future::join_all(self.inner.sources.iter().map(Source::start)).await;
     }
 
+    /// Whether the last Redis call succeeded; `None` without Redis.
+    pub fn redis_up(&self) -> Option<bool> {
+        self.inner.shared.as_ref().map(|shared| shared.is_up())
+    }
+
     /// Number of cached answers, fresh or stale, after the cache has applied
     /// its pending inserts and removals.
     pub async fn cached_entries(&self) -> u64 {
