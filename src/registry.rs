@@ -23,11 +23,12 @@ impl Registry {
     }
 
     /// Creates a registry with the adapters that ship with badgegate:
-    /// `file`, `hubspot` and `salesforce`.
+    /// `file`, `hubspot`, `rest` and `salesforce`.
     pub fn builtin() -> Self {
         Registry::empty()
             .with(badgegate_file::FileFactory)
             .with(badgegate_hubspot::HubspotFactory)
+            .with(badgegate_rest::RestFactory)
             .with(badgegate_salesforce::SalesforceFactory)
     }
 
@@ -143,7 +144,7 @@ mod tests {
         assert!(
             problems[0]
                 .message
-                .contains("`file`, `hubspot`, `salesforce`"),
+                .contains("`file`, `hubspot`, `rest`, `salesforce`"),
             "{}",
             problems[0].message
         );
@@ -165,7 +166,7 @@ mod tests {
     fn builtin_types() {
         assert_eq!(
             Registry::builtin().type_names(),
-            ["file", "hubspot", "salesforce"]
+            ["file", "hubspot", "rest", "salesforce"]
         );
     }
 }
