@@ -152,6 +152,14 @@ fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<String> {
     check("server.listen", old.server.listen != new.server.listen);
     check("server.path", old.server.path != new.server.path);
     check("admin.listen", old.admin.listen != new.admin.listen);
+    check(
+        "server.keep_alive_secs",
+        old.server.keep_alive != new.server.keep_alive,
+    );
+    check(
+        "server.max_connections",
+        old.server.max_connections != new.server.max_connections,
+    );
     check("log.format", old.log.format != new.log.format);
     check("log.level", old.log.level != new.log.level);
     warnings

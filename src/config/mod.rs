@@ -65,7 +65,14 @@ pub fn load_text(
         path: path.to_path_buf(),
         dict,
     })
-    .merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]));
+    .merge(
+        // Only `BADGEGATE_SECTION__KEY` names are overrides, so variables
+        // such as BADGEGATE_CONFIG or BADGEGATE_ADMIN_TOKEN, read by
+        // `${...}` references, are not taken for unknown keys.
+        Env::prefixed(ENV_PREFIX)
+            .filter(|key| key.as_str().contains("__"))
+            .split("__"),
+    );
     let raw = figment
         .extract::<file::RawConfig>()
         .map_err(|error| problem::from_figment(error, path, text))?;

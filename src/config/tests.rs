@@ -223,3 +223,16 @@ fn empty_admin_listen_turns_it_off() {
     let settings = load_text(Path::new("gateway.toml"), &text, &no_env).unwrap();
     assert!(settings.admin.listen.is_none());
 }
+
+#[test]
+fn only_double_underscore_variables_override() {
+    // figment reads the process environment, so this test sets variables
+    // that no other test reads or asserts on.
+    std::env::set_var("BADGEGATE_ADMIN_TOKEN_FOR_TEST", "x");
+    std::env::set_var("BADGEGATE_SERVER__KEEP_ALIVE_SECS", "7");
+    let result = load_text(Path::new("gateway.toml"), MINIMAL, &no_env);
+    std::env::remove_var("BADGEGATE_ADMIN_TOKEN_FOR_TEST");
+    std::env::remove_var("BADGEGATE_SERVER__KEEP_ALIVE_SECS");
+    let settings = result.unwrap();
+    assert_eq!(settings.server.keep_alive.as_secs(), 7);
+}

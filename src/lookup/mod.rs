@@ -34,6 +34,11 @@ pub use matching::Verdict;
 pub use outcome::{Answer, Attempt, Badge, CacheStatus, LookupResult, Outcome, Unavailable};
 pub use source::{Readiness, Source, SourceError, SourcePolicy, SourceReport};
 
+/// First pause before a failed source start-up is tried again; it doubles
+/// up to `START_RETRY_MAX_PAUSE`.
+const START_RETRY_FIRST_PAUSE: Duration = Duration::from_secs(5);
+const START_RETRY_MAX_PAUSE: Duration = Duration::from_secs(60);
+
 /// The lookup pipeline shared by every request.
 #[derive(Clone)]
 pub struct Lookup {
@@ -117,6 +122,35 @@ impl Lookup {
     pub async fn start_sources(&self) {
         self.follow_shared_purges();
         futures_util::future::join_all(self.inner.sources.iter().map(Source::start)).await;
+        self.retry_failed_starts();
+    }
+
+    /// Retries each failed start-up in the background, with growing pauses,
+    /// until it succeeds, a call to the source succeeds, or the pipeline is
+    /// replaced by a reload. Without this, a replica whose source failed at
+    /// start would stay unready, and an unready replica gets no traffic that
+    /// could prove the source well.
+    fn retry_failed_starts(&self) {
+        for (index, source) in self.inner.sources.iter().enumerate() {
+            if !matches!(source.readiness(), Readiness::Failed(_)) {
+                continue;
+            }
+            let inner = Arc::downgrade(&self.inner);
+            tokio::spawn(async move {
+                let mut pause = START_RETRY_FIRST_PAUSE;
+                loop {
+                    tokio::time::sleep(pause).await;
+                    let Some(inner) = inner.upgrade() else { return };
+                    let source = &inner.sources[index];
+                    if !matches!(source.readiness(), Readiness::Failed(_)) {
+                        return;
+                    }
+                    tracing::info!(source = %source.name, "retrying the source's start-up");
+                    source.start().await;
+                    pause = (pause * 2).min(START_RETRY_MAX_PAUSE);
+                }
+            });
+        }
     }
 
     /// Whether the last Redis call succeeded; `None` without Redis.
