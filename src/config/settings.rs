@@ -329,7 +329,20 @@ pub fn validate(raw: RawConfig, file: &Path, text: &str) -> Result<Settings, Vec
         timeout: Duration::from_millis(redis.timeout_ms),
     });
 
-    if let Err(error) = tracing_subscriber::EnvFilter::try_new(&raw.log.level) {
+    let level = raw.log.level.trim().to_ascii_lowercase();
+    let is_filter = level.contains(['=', ',', ':', '[']);
+    let known_level = ["error", "warn", "info", "debug", "trace", "off"].contains(&level.as_str());
+    if !is_filter && !known_level {
+        // A bare word other than a level parses as a target name and would
+        // silence every log line.
+        problem(
+            "log.level",
+            format!(
+                "`{}` is not a log level; write one of \"error\", \"warn\", \"info\", \"debug\", \"trace\", or a filter such as \"info,badgegate=debug\"",
+                raw.log.level
+            ),
+        );
+    } else if let Err(error) = tracing_subscriber::EnvFilter::try_new(&raw.log.level) {
         problem(
             "log.level",
             format!(

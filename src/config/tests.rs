@@ -236,3 +236,11 @@ fn only_double_underscore_variables_override() {
     let settings = result.unwrap();
     assert_eq!(settings.server.keep_alive.as_secs(), 7);
 }
+
+#[test]
+fn misspelt_log_level_is_rejected() {
+    let problems = problems(&format!("{MINIMAL}\n[log]\nlevel = \"inf\"\n"));
+    assert_eq!(problems[0].key.as_deref(), Some("log.level"));
+    let filter = format!("{MINIMAL}\n[log]\nlevel = \"info,badgegate=debug\"\n");
+    assert!(load_text(Path::new("gateway.toml"), &filter, &no_env).is_ok());
+}

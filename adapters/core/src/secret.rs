@@ -41,7 +41,20 @@ impl fmt::Display for Secret {
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Secret)
+        // An environment override such as `BADGEGATE_ADMIN__TOKEN=123456`
+        // arrives as a number, so digits are taken as the secret's text.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Text {
+            String(String),
+            Unsigned(u64),
+            Signed(i64),
+        }
+        Ok(Secret(match Text::deserialize(deserializer)? {
+            Text::String(text) => text,
+            Text::Unsigned(number) => number.to_string(),
+            Text::Signed(number) => number.to_string(),
+        }))
     }
 }
 
@@ -55,6 +68,12 @@ mod tests {
         assert_eq!(format!("{secret:?}"), "[redacted]");
         assert_eq!(format!("{secret}"), "[redacted]");
         assert_eq!(secret.expose(), "pat-na1-0123456789");
+    }
+
+    #[test]
+    fn digits_deserialize_as_text() {
+        let secret: Secret = serde_json::from_value(serde_json::json!(123456)).unwrap();
+        assert_eq!(secret.expose(), "123456");
     }
 
     #[test]
