@@ -1,12 +1,13 @@
 //! Secrets, tokens, upstream error bodies and callers' numbers stay out of
 //! the logs, even at `trace`, and out of every response body. A session of
-//! requests goes through every path that logs (found, cached, not found,
-//! HubSpot 500 and 401, bad signature, malformed body), once with text logs
-//! and once with JSON logs.
+//! requests goes through every path that logs: found, cached, not found,
+//! HubSpot 500 and 401, bad signature, malformed body, and cache purges on
+//! the admin listener with the right token, wrong tokens and none. It runs
+//! once with text logs and once with JSON logs.
 
 mod common;
 
-use common::{toml_string, BadgeRequest, Gateway, Reply, BADGE_PATH};
+use common::{free_port, http_client, toml_string, BadgeRequest, Gateway, Reply, BADGE_PATH};
 use serde_json::json;
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -15,6 +16,19 @@ const JUSTCALL_SECRET: &str = "jc-secret-XYZZY-123";
 const HUBSPOT_TOKEN: &str = "pat-na1-SECRET-TOKEN-42";
 /// Text inside the error bodies the HubSpot mock returns.
 const UPSTREAM_DETAIL: &str = "UPSTREAM-DETAIL-abc";
+/// `admin.token`, presented with the purges that must succeed.
+const ADMIN_TOKEN: &str = "adm-SECRET-77";
+/// A wrong token presented to the admin listener and the badge endpoint.
+const WRONG_ADMIN_TOKEN: &str = "adm-WRONG-presented-31";
+
+/// Every value that must appear in no log line and no response body.
+const SECRETS: &[&str] = &[
+    JUSTCALL_SECRET,
+    HUBSPOT_TOKEN,
+    UPSTREAM_DETAIL,
+    ADMIN_TOKEN,
+    WRONG_ADMIN_TOKEN,
+];
 
 const FOUND_CALLER: &str = "14155550123";
 const NOT_FOUND_CALLER: &str = "14155550188";
@@ -118,13 +132,18 @@ async fn start_hubspot_mock() -> MockServer {
     hubspot
 }
 
-/// Builds a config at log level `trace`. The deadline is long because this
-/// test is about log content, not timing.
-fn config(hubspot: &MockServer, log_format: &str) -> String {
+/// Builds a config at log level `trace`, with the admin listener on
+/// `admin_port`. The deadline is long because this test is about log
+/// content, not timing.
+fn config(hubspot: &MockServer, log_format: &str, admin_port: u16) -> String {
     format!(
         r#"
 [justcall]
 secrets = ["{JUSTCALL_SECRET}"]
+
+[admin]
+listen = "127.0.0.1:{admin_port}"
+token = "{ADMIN_TOKEN}"
 
 [lookup]
 deadline_ms = 10000
@@ -191,8 +210,83 @@ async fn run_session(gateway: &Gateway) -> Vec<Reply> {
     replies
 }
 
+/// Sends a request with `method` to `path` on the admin listener at
+/// `admin_port`, with `authorization` as the `Authorization` header when given.
+async fn admin_request(
+    admin_port: u16,
+    method: reqwest::Method,
+    path: &str,
+    authorization: Option<String>,
+) -> Reply {
+    let mut request = http_client().request(method, format!("http://127.0.0.1:{admin_port}{path}"));
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    let response = request
+        .send()
+        .await
+        .expect("the request to the admin listener failed");
+    let status = response.status().as_u16();
+    let text = response
+        .text()
+        .await
+        .expect("reading the admin listener's response failed");
+    let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    Reply { status, text, body }
+}
+
+/// Purges with the right token, wrong tokens and none, reads every other
+/// admin endpoint, and presents the wrong token to the badge endpoint too.
+/// Checks each status and returns the replies.
+async fn run_admin_session(gateway: &Gateway, admin_port: u16) -> Vec<Reply> {
+    let right = Some(format!("Bearer {ADMIN_TOKEN}"));
+    let wrong = Some(format!("Bearer {WRONG_ADMIN_TOKEN}"));
+    let cases = [
+        ("/cache/14155550123", right.clone(), 200),
+        ("/cache/14155550123", wrong.clone(), 401),
+        ("/cache", wrong.clone(), 401),
+        (
+            "/cache",
+            Some(format!("Bearer {ADMIN_TOKEN}-and-more")),
+            401,
+        ),
+        ("/cache", Some(ADMIN_TOKEN.to_string()), 401),
+        ("/cache", Some(WRONG_ADMIN_TOKEN.to_string()), 401),
+        ("/cache", None, 401),
+        ("/cache", right.clone(), 200),
+    ];
+    let mut replies = Vec::new();
+    for (path, authorization, status) in cases {
+        let description = format!("DELETE {path} with {authorization:?}");
+        let reply = admin_request(admin_port, reqwest::Method::DELETE, path, authorization).await;
+        assert_eq!(reply.status, status, "{description}: {}", reply.text);
+        replies.push(reply);
+    }
+    for (path, status) in [
+        ("/metrics", 200),
+        ("/readyz", 200),
+        ("/healthz", 200),
+        ("/no-such-path", 404),
+    ] {
+        let reply = admin_request(admin_port, reqwest::Method::GET, path, wrong.clone()).await;
+        assert_eq!(reply.status, status, "GET {path}: {}", reply.text);
+        replies.push(reply);
+    }
+
+    let mut presented =
+        BadgeRequest::signed(JUSTCALL_SECRET, &gateway.badge_url(), FOUND_CALLER).headers();
+    presented.retain(|(name, _)| *name != "x-justcall-signature");
+    presented.push(("authorization", format!("Bearer {WRONG_ADMIN_TOKEN}")));
+    let body = json!({"request_id": "leak-test-1", "contact_number": FOUND_CALLER}).to_string();
+    let unsigned = gateway.post(BADGE_PATH, body, &presented).await;
+    assert_eq!(unsigned.status, 401, "{}", unsigned.text);
+    replies.push(unsigned);
+
+    replies
+}
+
 fn assert_logs_are_clean(logs: &str) {
-    for secret in [JUSTCALL_SECRET, HUBSPOT_TOKEN, UPSTREAM_DETAIL] {
+    for secret in SECRETS {
         assert!(
             !logs.contains(secret),
             "the logs contain `{secret}`:\n{logs}"
@@ -208,11 +302,17 @@ fn assert_logs_are_clean(logs: &str) {
         logs.contains(MASKED_FOUND_CALLER),
         "the logs lack the masked number `{MASKED_FOUND_CALLER}`, so they may not have been captured:\n{logs}"
     );
+    for line in ["purged a cached answer", "rejected a cache-control request"] {
+        assert!(
+            logs.contains(line),
+            "the logs lack `{line}`, so the admin session may not have been logged:\n{logs}"
+        );
+    }
 }
 
 fn assert_replies_are_clean(replies: &[Reply]) {
     for reply in replies {
-        for secret in [JUSTCALL_SECRET, HUBSPOT_TOKEN, UPSTREAM_DETAIL] {
+        for secret in SECRETS {
             assert!(
                 !reply.text.contains(secret),
                 "a response contains `{secret}`: {}",
@@ -225,9 +325,11 @@ fn assert_replies_are_clean(replies: &[Reply]) {
 #[tokio::test]
 async fn text_trace_logs_hold_no_secrets() {
     let hubspot = start_hubspot_mock().await;
-    let gateway = Gateway::start(&config(&hubspot, "text")).await;
+    let admin_port = free_port();
+    let gateway = Gateway::start(&config(&hubspot, "text", admin_port)).await;
 
-    let replies = run_session(&gateway).await;
+    let mut replies = run_session(&gateway).await;
+    replies.extend(run_admin_session(&gateway, admin_port).await);
 
     assert_replies_are_clean(&replies);
     assert_logs_are_clean(&gateway.logs());
@@ -237,9 +339,11 @@ async fn text_trace_logs_hold_no_secrets() {
 #[tokio::test]
 async fn json_trace_logs_hold_no_secrets() {
     let hubspot = start_hubspot_mock().await;
-    let gateway = Gateway::start(&config(&hubspot, "json")).await;
+    let admin_port = free_port();
+    let gateway = Gateway::start(&config(&hubspot, "json", admin_port)).await;
 
-    let replies = run_session(&gateway).await;
+    let mut replies = run_session(&gateway).await;
+    replies.extend(run_admin_session(&gateway, admin_port).await);
 
     assert_replies_are_clean(&replies);
     assert_logs_are_clean(&gateway.logs());

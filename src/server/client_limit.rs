@@ -40,8 +40,8 @@ impl ClientLimiter {
 }
 
 /// The client's address: the connection's peer, or with `trust_forwarded`
-/// the first address in `Forwarded` or `X-Forwarded-For`, which the proxy
-/// nearest the client wrote.
+/// the last address in `Forwarded` or `X-Forwarded-For`. That entry is the
+/// one the trusted proxy appended; earlier ones are whatever the client sent.
 pub fn client_address(request: &HttpRequest, trust_forwarded: bool) -> Option<IpAddr> {
     if trust_forwarded {
         if let Some(address) = forwarded_for(request) {
@@ -57,8 +57,8 @@ fn forwarded_for(request: &HttpRequest) -> Option<IpAddr> {
         .get("forwarded")
         .and_then(|value| value.to_str().ok())
     {
-        let first = forwarded.split(',').next().unwrap_or_default();
-        for pair in first.split(';') {
+        let last = forwarded.rsplit(',').next().unwrap_or_default();
+        for pair in last.split(';') {
             if let Some((name, value)) = pair.split_once('=') {
                 if name.trim().eq_ignore_ascii_case("for") {
                     return parse_node(value.trim().trim_matches('"'));
@@ -67,7 +67,7 @@ fn forwarded_for(request: &HttpRequest) -> Option<IpAddr> {
         }
     }
     let header = headers.get("x-forwarded-for")?.to_str().ok()?;
-    parse_node(header.split(',').next()?.trim())
+    parse_node(header.rsplit(',').next()?.trim())
 }
 
 /// Parses `1.2.3.4`, `1.2.3.4:5678`, `[2001:db8::1]:5678` or `2001:db8::1`.
@@ -111,7 +111,7 @@ mod tests {
         );
         assert_eq!(
             client_address(&request, true),
-            Some("203.0.113.7".parse().unwrap())
+            Some("10.0.0.1".parse().unwrap())
         );
     }
 
