@@ -108,8 +108,9 @@ pub struct LogSettings {
     pub level: String,
 }
 
-/// One `[[sources]]` entry, before its adapter is built.
-#[derive(Debug, Clone)]
+/// One `[[sources]]` entry, before its adapter is built. `Debug` lists only
+/// the names of the adapter's keys, because their values hold credentials.
+#[derive(Clone)]
 pub struct SourceSpec {
     pub name: String,
     pub kind: String,
@@ -123,6 +124,22 @@ pub struct SourceSpec {
     pub options: serde_json::Value,
     /// Position in `[[sources]]`, for error messages.
     pub index: usize,
+}
+
+impl std::fmt::Debug for SourceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<&String> = self
+            .options
+            .as_object()
+            .map(|options| options.keys().collect())
+            .unwrap_or_default();
+        f.debug_struct("SourceSpec")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("timeout", &self.timeout)
+            .field("option_keys", &keys)
+            .finish_non_exhaustive()
+    }
 }
 
 pub fn validate(raw: RawConfig, file: &Path, text: &str) -> Result<Settings, Vec<ConfigProblem>> {

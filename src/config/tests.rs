@@ -244,3 +244,12 @@ fn misspelt_log_level_is_rejected() {
     let filter = format!("{MINIMAL}\n[log]\nlevel = \"info,badgegate=debug\"\n");
     assert!(load_text(Path::new("gateway.toml"), &filter, &no_env).is_ok());
 }
+
+#[test]
+fn settings_debug_hides_adapter_credentials() {
+    let text = "[justcall]\nsecrets = [\"k\"]\n[[sources]]\nname = \"crm\"\ntype = \"hubspot\"\naccess_token = \"pat-na1-hidden-42\"\n";
+    let settings = load_text(Path::new("gateway.toml"), text, &no_env).unwrap();
+    let printed = format!("{settings:?}");
+    assert!(!printed.contains("pat-na1-hidden-42"), "{printed}");
+    assert!(printed.contains("access_token"), "{printed}");
+}
