@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use actix_web::HttpRequest;
 use governor::clock::{Clock, DefaultClock};
+
+use super::url::forwarded_parameter;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 /// Checks between two sweeps of addresses that have not been seen recently.
@@ -58,12 +60,8 @@ fn forwarded_for(request: &HttpRequest) -> Option<IpAddr> {
         .and_then(|value| value.to_str().ok())
     {
         let last = forwarded.rsplit(',').next().unwrap_or_default();
-        for pair in last.split(';') {
-            if let Some((name, value)) = pair.split_once('=') {
-                if name.trim().eq_ignore_ascii_case("for") {
-                    return parse_node(value.trim().trim_matches('"'));
-                }
-            }
+        if let Some(node) = forwarded_parameter(last, "for") {
+            return parse_node(node);
         }
     }
     let header = headers.get("x-forwarded-for")?.to_str().ok()?;

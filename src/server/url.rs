@@ -55,20 +55,20 @@ fn first_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// (RFC 7239).
 fn parse_forwarded(value: &str) -> (Option<String>, Option<String>) {
     let first = value.split(',').next().unwrap_or_default();
-    let mut proto = None;
-    let mut host = None;
-    for pair in first.split(';') {
-        let Some((name, value)) = pair.split_once('=') else {
-            continue;
-        };
-        let value = value.trim().trim_matches('"').to_string();
-        match name.trim().to_ascii_lowercase().as_str() {
-            "proto" => proto = Some(value.to_ascii_lowercase()),
-            "host" => host = Some(value),
-            _ => {}
-        }
-    }
+    let proto = forwarded_parameter(first, "proto").map(|proto| proto.to_ascii_lowercase());
+    let host = forwarded_parameter(first, "host").map(str::to_string);
     (proto, host)
+}
+
+/// Returns the value of parameter `name` in one `Forwarded` element, such as
+/// `for=1.2.3.4;proto=https`, without surrounding quotes.
+pub(super) fn forwarded_parameter<'a>(element: &'a str, name: &str) -> Option<&'a str> {
+    element.split(';').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| value.trim().trim_matches('"'))
+    })
 }
 
 #[cfg(test)]
