@@ -88,7 +88,7 @@ impl App {
         // Cached answers hold only while the sources that gave them are the
         // same; a new or changed source may know a caller the old ones did not.
         if same_sources(&previous.settings, &runtime.settings) {
-            runtime.lookup.import_cache(&previous.lookup).await;
+            runtime.lookup.import_cache(&previous.lookup);
         } else {
             tracing::info!(
                 "the sources changed, so the reloaded config starts with an empty cache"

@@ -51,9 +51,28 @@ pub fn install() -> PrometheusHandle {
                 );
             }
             describe();
+            start_upkeep(handle.clone());
             handle
         })
         .clone()
+}
+
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Folds recorded histogram samples into their buckets on a timer. Samples
+/// are otherwise kept until `/metrics` is read, so a gateway nobody scrapes
+/// would grow by every request's latency.
+fn start_upkeep(handle: PrometheusHandle) {
+    let started = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || loop {
+            std::thread::sleep(UPKEEP_INTERVAL);
+            handle.run_upkeep();
+        });
+    if let Err(error) = started {
+        tracing::warn!(%error, "could not start the metrics upkeep thread; histogram samples are folded only when /metrics is read");
+    }
 }
 
 fn describe() {

@@ -134,7 +134,7 @@ fn settings(sources: &str) -> Settings {
 async fn name_for(lookup: &Lookup, number: &str) -> Option<String> {
     let caller = parse_caller(number, lookup.region()).expect("test numbers parse");
     match lookup.find(&caller, "test", Instant::now()).await.outcome {
-        Outcome::Found(badge) => Some(badge.contact_name),
+        Outcome::Found(badge) => Some(badge.contact_name().to_string()),
         Outcome::NotFound => None,
         Outcome::Unavailable(reason) => panic!("{number}: lookup unavailable: {reason}"),
     }

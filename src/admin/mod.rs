@@ -25,7 +25,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
 
 async fn metrics(app: web::Data<Arc<App>>) -> HttpResponse {
     let runtime = app.current();
-    crate::telemetry::cache_size(runtime.lookup.cached_entries().await);
+    crate::telemetry::cache_size(runtime.lookup.cached_entries());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(app.metrics.render())
@@ -95,7 +95,7 @@ async fn purge_all(request: HttpRequest, app: web::Data<Arc<App>>) -> HttpRespon
     if let Some(rejection) = reject_unauthorized(&request, &runtime.settings.admin.token) {
         return rejection;
     }
-    let entries = runtime.lookup.cached_entries().await;
+    let entries = runtime.lookup.cached_entries();
     runtime.lookup.clear_cache().await;
     tracing::info!(entries, "purged every cached answer");
     HttpResponse::Ok().json(json!({"purged": "all", "entries": entries}))

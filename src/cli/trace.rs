@@ -93,9 +93,9 @@ fn print_text(number: &serde_json::Value, result: &LookupResult, elapsed_ms: f64
     }
     match &result.outcome {
         Outcome::Found(badge) => {
-            println!("badge     {}", badge.contact_name);
-            println!("  link               {}", badge.contact_profile_link);
-            if let Some(email) = &badge.contact_email {
+            println!("badge     {}", badge.contact_name());
+            println!("  link               {}", badge.contact_profile_link());
+            if let Some(email) = badge.contact_email() {
                 println!("  email              {email}");
             }
         }

@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use moka::Expiry;
 use tokio::time::Instant;
 
 use super::outcome::Answer;
@@ -49,6 +48,13 @@ pub enum Age {
 }
 
 impl CachedAnswer {
+    /// Whether the cache still holds the answer at `now`: fresh, or within
+    /// the stale-if-error period that follows.
+    fn is_retained(&self, now: Instant, freshness: &Freshness) -> bool {
+        now.saturating_duration_since(self.stored_at)
+            < freshness.fresh_for(&self.answer) + freshness.stale_if_error
+    }
+
     pub fn age(&self, now: Instant, freshness: &Freshness) -> Age {
         let age = now.saturating_duration_since(self.stored_at);
         if age >= freshness.fresh_for(&self.answer) {
@@ -64,28 +70,84 @@ impl CachedAnswer {
     }
 }
 
-/// Keeps each entry for its freshness plus the stale-if-error period.
-pub struct Retention(pub Freshness);
+/// The in-process answer cache.
+///
+/// Entries are keyed by the caller's E.164 digits as a number: E.164 numbers
+/// have at most 15 digits and no country code starts with 0, so the number is
+/// unique per line and fits a `u64`, and a key costs no allocation. The cache
+/// holds at most `cache.max_entries` answers and evicts by S3-FIFO, which
+/// keeps numbers that call again over numbers seen once.
+pub struct AnswerCache {
+    entries: quick_cache::sync::Cache<u64, CachedAnswer>,
+    freshness: Freshness,
+}
 
-impl Expiry<String, CachedAnswer> for Retention {
-    fn expire_after_create(
-        &self,
-        _key: &String,
-        cached: &CachedAnswer,
-        _created_at: std::time::Instant,
-    ) -> Option<Duration> {
-        Some(self.0.fresh_for(&cached.answer) + self.0.stale_if_error)
+impl AnswerCache {
+    pub fn new(max_entries: u64, freshness: Freshness) -> Self {
+        AnswerCache {
+            entries: quick_cache::sync::Cache::new(
+                usize::try_from(max_entries).unwrap_or(usize::MAX),
+            ),
+            freshness,
+        }
     }
 
-    fn expire_after_update(
-        &self,
-        key: &String,
-        cached: &CachedAnswer,
-        updated_at: std::time::Instant,
-        _duration_until_expiry: Option<Duration>,
-    ) -> Option<Duration> {
-        self.expire_after_create(key, cached, updated_at)
+    /// Returns the answer cached for `e164`, unless it is past its freshness
+    /// and its stale-if-error period.
+    ///
+    // NOTE: an answer past that period stays in memory until it is read
+    // again or evicted for room. The cache is bounded by `cache.max_entries`
+    // either way, and sweeping it on a timer would cost a pass over every entry.
+    pub fn get(&self, e164: &str) -> Option<CachedAnswer> {
+        let key = key(e164);
+        let cached = self.entries.get(&key)?;
+        if cached.is_retained(Instant::now(), &self.freshness) {
+            Some(cached)
+        } else {
+            self.entries
+                .remove_if(&key, |current| current.stored_at == cached.stored_at);
+            None
+        }
     }
+
+    pub fn insert(&self, e164: &str, cached: CachedAnswer) {
+        self.entries.insert(key(e164), cached);
+    }
+
+    /// Removes the answer for `e164`; returns whether there was one.
+    pub fn remove(&self, e164: &str) -> bool {
+        self.entries.remove(&key(e164)).is_some()
+    }
+
+    pub fn clear(&self) {
+        self.entries.clear();
+    }
+
+    /// Counts the answers held, fresh or stale.
+    pub fn len(&self) -> u64 {
+        self.entries.len() as u64
+    }
+
+    /// Copies every answer still within its retention into `other`.
+    pub fn copy_into(&self, other: &AnswerCache) {
+        let now = Instant::now();
+        for (key, cached) in self.entries.iter() {
+            if cached.is_retained(now, &self.freshness) {
+                other.entries.insert(key, cached);
+            }
+        }
+    }
+}
+
+/// Reads E.164 text (`+14155550123`) as the number its digits spell. Only
+/// numbers the phone module produced reach here, so every character after
+/// the plus is a digit and there are at most 15 of them.
+fn key(e164: &str) -> u64 {
+    e164.bytes()
+        .filter(u8::is_ascii_digit)
+        .fold(0u64, |key, digit| {
+            key.wrapping_mul(10).wrapping_add(u64::from(digit - b'0'))
+        })
 }
 
 #[cfg(test)]

@@ -19,17 +19,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use badgegate_adapter::phone::PhoneError;
 use badgegate_adapter::{Contact, PhoneNumber, Query, Region};
 use futures_util::future::{BoxFuture, FutureExt, Shared};
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use moka::future::Cache;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::config::{LookupMode, MultipleMatches, Settings};
 use crate::shared::{Purge, SharedTier};
 
-use cache::{Age, CachedAnswer, Freshness, Retention};
+use cache::{Age, AnswerCache, CachedAnswer, Freshness};
 pub use matching::Verdict;
 pub use outcome::{Answer, Attempt, Badge, CacheStatus, LookupResult, Outcome, Unavailable};
 pub use source::{Readiness, Source, SourceError, SourcePolicy, SourceReport};
@@ -37,6 +37,9 @@ pub use source::{Readiness, Source, SourceError, SourcePolicy, SourceReport};
 /// First pause before a failed source start-up is tried again; it doubles
 /// up to `START_RETRY_MAX_PAUSE`.
 const START_RETRY_FIRST_PAUSE: Duration = Duration::from_secs(5);
+/// Callers' number texts whose parse is kept, most recent first.
+const PARSED_NUMBERS: usize = 4096;
+
 const START_RETRY_MAX_PAUSE: Duration = Duration::from_secs(60);
 
 /// The lookup pipeline shared by every request.
@@ -47,13 +50,15 @@ pub struct Lookup {
 
 struct Inner {
     sources: Vec<Source>,
-    cache: Cache<String, CachedAnswer>,
+    cache: AnswerCache,
     freshness: Freshness,
     shared: Option<Arc<SharedTier>>,
     /// Runs over the sources in progress, by cache key.
     in_flight: Mutex<HashMap<String, SharedRun>>,
     deadline: Duration,
     region: Region,
+    /// Callers' numbers already parsed, by the text JustCall sent.
+    parsed: quick_cache::sync::Cache<String, Result<Arc<PhoneNumber>, PhoneError>>,
     mode: LookupMode,
     policy: MultipleMatches,
 }
@@ -90,10 +95,7 @@ impl Lookup {
             stale_if_error: settings.cache.stale_if_error,
             refresh_after: settings.cache.refresh_after,
         };
-        let cache = Cache::builder()
-            .max_capacity(settings.cache.max_entries)
-            .expire_after(Retention(freshness))
-            .build();
+        let cache = AnswerCache::new(settings.cache.max_entries, freshness);
         Lookup {
             inner: Arc::new(Inner {
                 sources,
@@ -103,6 +105,7 @@ impl Lookup {
                 shared,
                 deadline: settings.lookup.deadline,
                 region: settings.lookup.default_region,
+                parsed: quick_cache::sync::Cache::new(PARSED_NUMBERS),
                 mode: settings.lookup.mode,
                 policy: settings.lookup.on_multiple_matches,
             }),
@@ -111,6 +114,20 @@ impl Lookup {
 
     pub fn region(&self) -> Region {
         self.inner.region
+    }
+
+    /// Parses a caller's number as JustCall sent it, in the default region.
+    ///
+    /// libphonenumber takes 13 to 26 µs per number, most of a cache hit's
+    /// work, and a caller who calls again sends the same text, so recent
+    /// texts and what they parsed to are kept.
+    pub fn parse_caller(&self, raw: &str) -> Result<Arc<PhoneNumber>, PhoneError> {
+        if let Some(parsed) = self.inner.parsed.get(raw) {
+            return parsed;
+        }
+        let parsed = badgegate_adapter::phone::parse_caller(raw, self.inner.region).map(Arc::new);
+        self.inner.parsed.insert(raw.to_string(), parsed.clone());
+        parsed
     }
 
     pub fn sources(&self) -> &[Source] {
@@ -158,17 +175,15 @@ impl Lookup {
         self.inner.shared.as_ref().map(|shared| shared.is_up())
     }
 
-    /// Number of cached answers, fresh or stale, after the cache has applied
-    /// its pending inserts and removals.
-    pub async fn cached_entries(&self) -> u64 {
-        self.inner.cache.run_pending_tasks().await;
-        self.inner.cache.entry_count()
+    /// Counts the cached answers, fresh or stale.
+    pub fn cached_entries(&self) -> u64 {
+        self.inner.cache.len()
     }
 
     /// Removes the cached answer for one number, on every replica when Redis
     /// is configured; returns whether this replica had one.
     pub async fn purge(&self, caller: &PhoneNumber) -> bool {
-        let removed = self.inner.cache.remove(caller.e164()).await.is_some();
+        let removed = self.inner.cache.remove(caller.e164());
         if let Some(shared) = &self.inner.shared {
             shared.purge(Purge::Number(caller.e164().to_string())).await;
         }
@@ -177,10 +192,8 @@ impl Lookup {
 
     /// Copies every cached answer of `previous` into this pipeline's cache,
     /// so a config reload does not send every caller to the sources again.
-    pub async fn import_cache(&self, previous: &Lookup) {
-        for (key, cached) in previous.inner.cache.iter() {
-            self.inner.cache.insert(key.as_ref().clone(), cached).await;
-        }
+    pub fn import_cache(&self, previous: &Lookup) {
+        previous.inner.cache.copy_into(&self.inner.cache);
     }
 
     /// Looks `caller` up and returns by `started` plus the lookup deadline.
@@ -211,20 +224,20 @@ impl Lookup {
         traced: bool,
     ) -> LookupResult {
         let deadline = started + self.inner.deadline;
-        let key = caller.e164().to_string();
-        let cached = self.inner.cache.get(&key).await;
+        let key = caller.e164();
+        let cached = self.inner.cache.get(key);
         if let Some(entry) = &cached {
             match entry.age(Instant::now(), &self.inner.freshness) {
                 Age::Fresh => return LookupResult::hit(entry.answer.clone()),
                 Age::RefreshDue => {
-                    self.refresh_in_background(&key, caller);
+                    self.refresh_in_background(key, caller);
                     return LookupResult::hit(entry.answer.clone());
                 }
                 Age::Stale => {}
             }
         }
 
-        let run = self.join_or_start_run(&key, caller, request_id, deadline, traced);
+        let run = self.join_or_start_run(key, caller, request_id, deadline, traced);
         let (unavailable, attempts, stale_shared) = match tokio::time::timeout_at(deadline, run)
             .await
         {
@@ -269,7 +282,7 @@ impl Lookup {
 
     /// Removes every cached answer, on every replica when Redis is configured.
     pub async fn clear_cache(&self) {
-        self.inner.cache.invalidate_all();
+        self.inner.cache.clear();
         if let Some(shared) = &self.inner.shared {
             shared.purge(Purge::All).await;
         }
@@ -278,10 +291,9 @@ impl Lookup {
     /// Applies a purge another replica published.
     fn apply_purge(inner: &Inner, purge: Purge) {
         match purge {
-            Purge::All => inner.cache.invalidate_all(),
+            Purge::All => inner.cache.clear(),
             Purge::Number(e164) => {
-                let cache = inner.cache.clone();
-                tokio::spawn(async move { cache.invalidate(&e164).await });
+                inner.cache.remove(&e164);
             }
         }
     }
@@ -307,7 +319,7 @@ impl Lookup {
 
     /// Records a lookup's cache result in the metrics.
     fn count_cache(&self, status: CacheStatus) {
-        crate::telemetry::cache_lookup(status.label(), self.inner.cache.entry_count());
+        crate::telemetry::cache_lookup(status.label(), self.inner.cache.len());
     }
 
     /// Starts a run that refreshes a cached answer, unless one is in progress.
@@ -400,7 +412,7 @@ impl Inner {
     async fn resolve(&self, key: &str, query: &Query) -> Run {
         // A run that finished between this request's cache read and its
         // start may have stored a fresh answer already.
-        if let Some(cached) = self.cache.get(key).await {
+        if let Some(cached) = self.cache.get(key) {
             if cached.age(Instant::now(), &self.freshness) == Age::Fresh {
                 return Run::answered(cached.answer, Vec::new());
             }
@@ -411,7 +423,7 @@ impl Inner {
                 let cached = shared_cache::to_cached(&stored);
                 match cached.age(Instant::now(), &self.freshness) {
                     Age::Fresh | Age::RefreshDue => {
-                        self.cache.insert(key.to_string(), cached.clone()).await;
+                        self.cache.insert(key, cached.clone());
                         return Run {
                             result: Ok(cached.answer),
                             attempts: Vec::new(),
@@ -429,7 +441,7 @@ impl Inner {
                 answer: answer.clone(),
                 stored_at: Instant::now(),
             };
-            self.cache.insert(key.to_string(), cached).await;
+            self.cache.insert(key, cached);
             if let Some(shared) = &self.shared {
                 let shared = Arc::clone(shared);
                 let stored = shared_cache::to_stored(answer);
@@ -555,9 +567,11 @@ impl Inner {
             chosen: chosen.as_ref().map(|contact| contact.id.clone()),
         });
         match chosen {
-            Some(contact) => {
-                Judgement::Decided(Answer::Found(badge(contact, &source.name, query.caller())))
-            }
+            Some(contact) => Judgement::Decided(Answer::Found(badge(
+                contact,
+                source.badge_label(),
+                query.caller(),
+            ))),
             // Several records match and the policy picks none: another
             // source's single record would still be a guess.
             None if matched_count > 1 => Judgement::Decided(Answer::NotFound),
@@ -588,23 +602,23 @@ impl From<Answer> for Outcome {
 
 /// Builds the badge, falling back to the email and then the caller's number
 /// when the record has no name.
-fn badge(contact: Contact, source: &str, caller: &PhoneNumber) -> Badge {
-    let non_blank = |value: Option<String>| {
+fn badge(contact: Contact, source: Arc<str>, caller: &PhoneNumber) -> Badge {
+    fn non_blank(value: &Option<String>) -> Option<&str> {
         value
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
-    let email = non_blank(contact.email);
-    let contact_name = non_blank(contact.name)
-        .or_else(|| email.clone())
-        .unwrap_or_else(|| caller.international_formatted().to_string());
-    Badge {
-        contact_name,
-        contact_profile_link: contact.link,
-        contact_email: email,
-        source: source.to_string(),
-        contact_id: contact.id,
+            .as_deref()
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
     }
+    let email = non_blank(&contact.email);
+    let fallback;
+    let contact_name = match non_blank(&contact.name).or(email) {
+        Some(name) => name,
+        None => {
+            fallback = caller.international_formatted().to_string();
+            &fallback
+        }
+    };
+    Badge::new(contact_name, &contact.link, email, source, &contact.id)
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! What a lookup produces: the answer, whether the cache gave it, and a
 //! record of each source asked.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -8,18 +10,100 @@ use serde::Serialize;
 use super::matching::Verdict;
 use super::source::SourceError;
 
-/// The badge JustCall shows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The badge JustCall shows, with the source and record it came from.
+///
+/// A cached badge lives in memory for as long as its entry, so the four texts
+/// share one allocation and a clone only bumps two reference counts.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Badge {
-    pub contact_name: String,
-    pub contact_profile_link: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub contact_email: Option<String>,
-    /// The source and record the badge came from; not sent to JustCall.
-    #[serde(skip)]
-    pub source: String,
-    #[serde(skip)]
-    pub contact_id: String,
+    /// Name, profile link, email and record id, one after the other.
+    text: Arc<str>,
+    name_end: usize,
+    link_end: usize,
+    /// End of the email in `text`; equal to `link_end` when there is none.
+    email_end: usize,
+    has_email: bool,
+    source: Arc<str>,
+}
+
+impl Badge {
+    pub fn new(
+        contact_name: &str,
+        contact_profile_link: &str,
+        contact_email: Option<&str>,
+        source: Arc<str>,
+        contact_id: &str,
+    ) -> Self {
+        let email = contact_email.unwrap_or_default();
+        let mut text = String::with_capacity(
+            contact_name.len() + contact_profile_link.len() + email.len() + contact_id.len(),
+        );
+        text.push_str(contact_name);
+        let name_end = text.len();
+        text.push_str(contact_profile_link);
+        let link_end = text.len();
+        text.push_str(email);
+        let email_end = text.len();
+        text.push_str(contact_id);
+        Badge {
+            text: Arc::from(text),
+            name_end,
+            link_end,
+            email_end,
+            has_email: contact_email.is_some(),
+            source,
+        }
+    }
+
+    pub fn contact_name(&self) -> &str {
+        &self.text[..self.name_end]
+    }
+
+    pub fn contact_profile_link(&self) -> &str {
+        &self.text[self.name_end..self.link_end]
+    }
+
+    pub fn contact_email(&self) -> Option<&str> {
+        self.has_email
+            .then(|| &self.text[self.link_end..self.email_end])
+    }
+
+    /// Names the source the badge came from; not sent to JustCall.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Returns the id of the record the badge came from; not sent to JustCall.
+    pub fn contact_id(&self) -> &str {
+        &self.text[self.email_end..]
+    }
+}
+
+impl fmt::Debug for Badge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Badge")
+            .field("contact_name", &self.contact_name())
+            .field("contact_profile_link", &self.contact_profile_link())
+            .field("contact_email", &self.contact_email())
+            .field("source", &self.source())
+            .field("contact_id", &self.contact_id())
+            .finish()
+    }
+}
+
+/// Writes the fields JustCall reads: name, profile link and, when known, email.
+impl Serialize for Badge {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let email = self.contact_email();
+        let mut map = serializer.serialize_map(Some(2 + usize::from(email.is_some())))?;
+        map.serialize_entry("contact_name", self.contact_name())?;
+        map.serialize_entry("contact_profile_link", self.contact_profile_link())?;
+        if let Some(email) = email {
+            map.serialize_entry("contact_email", email)?;
+        }
+        map.end()
+    }
 }
 
 /// An answer worth caching: every source answered.

@@ -1,6 +1,7 @@
 //! Conversion between cached answers and the answers stored in Redis, whose
 //! times are Unix milliseconds because every replica has its own clock base.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
@@ -19,11 +20,11 @@ fn unix_now_ms() -> i64 {
 pub fn to_stored(answer: &Answer) -> StoredAnswer {
     let found = match answer {
         Answer::Found(badge) => Some(StoredBadge {
-            name: badge.contact_name.clone(),
-            link: badge.contact_profile_link.clone(),
-            email: badge.contact_email.clone(),
-            source: badge.source.clone(),
-            contact_id: badge.contact_id.clone(),
+            name: badge.contact_name().to_string(),
+            link: badge.contact_profile_link().to_string(),
+            email: badge.contact_email().map(str::to_string),
+            source: badge.source().to_string(),
+            contact_id: badge.contact_id().to_string(),
         }),
         Answer::NotFound => None,
     };
@@ -34,13 +35,13 @@ pub fn to_cached(stored: &StoredAnswer) -> CachedAnswer {
     let age = Duration::from_millis((unix_now_ms() - stored.stored_at_ms).max(0) as u64);
     let now = Instant::now();
     let answer = match &stored.found {
-        Some(badge) => Answer::Found(Badge {
-            contact_name: badge.name.clone(),
-            contact_profile_link: badge.link.clone(),
-            contact_email: badge.email.clone(),
-            source: badge.source.clone(),
-            contact_id: badge.contact_id.clone(),
-        }),
+        Some(badge) => Answer::Found(Badge::new(
+            &badge.name,
+            &badge.link,
+            badge.email.as_deref(),
+            Arc::from(badge.source.as_str()),
+            &badge.contact_id,
+        )),
         None => Answer::NotFound,
     };
     CachedAnswer {

@@ -111,12 +111,12 @@ async fn found_contact_becomes_a_badge() {
     let Outcome::Found(badge) = result.outcome else {
         panic!("expected a badge, got {:?}", result.outcome)
     };
-    assert_eq!(badge.contact_name, "Ada Lovelace");
+    assert_eq!(badge.contact_name(), "Ada Lovelace");
     assert_eq!(
-        badge.contact_profile_link,
+        badge.contact_profile_link(),
         "https://crm.example.com/contacts/501"
     );
-    assert_eq!(badge.contact_email.as_deref(), Some("ada@example.com"));
+    assert_eq!(badge.contact_email(), Some("ada@example.com"));
     assert_eq!(result.cache, CacheStatus::Miss);
 }
 
@@ -254,7 +254,7 @@ async fn parallel_mode_asks_every_source_and_keeps_listed_order() {
     let Outcome::Found(badge) = result.outcome else {
         panic!("expected a badge")
     };
-    assert_eq!(badge.contact_name, "Ada Lovelace");
+    assert_eq!(badge.contact_name(), "Ada Lovelace");
     assert_eq!((first.calls(), second.calls()), (1, 1));
 }
 
@@ -286,7 +286,7 @@ async fn nameless_contact_falls_back_to_email_then_number() {
     else {
         panic!("expected a badge")
     };
-    assert_eq!(badge.contact_name, "ada@example.com");
+    assert_eq!(badge.contact_name(), "ada@example.com");
 
     nameless.email = None;
     let source = FakeSource::new(Ok(vec![nameless]), Duration::ZERO);
@@ -298,7 +298,7 @@ async fn nameless_contact_falls_back_to_email_then_number() {
     else {
         panic!("expected a badge")
     };
-    assert_eq!(badge.contact_name, "+1 415-555-0123");
+    assert_eq!(badge.contact_name(), "+1 415-555-0123");
 }
 
 #[tokio::test]
@@ -712,7 +712,7 @@ async fn refresh_ahead_serves_cached_and_refreshes_once() {
         let Outcome::Found(badge) = result.outcome else {
             panic!("expected a badge")
         };
-        assert_eq!(badge.contact_name, "Ada Lovelace");
+        assert_eq!(badge.contact_name(), "Ada Lovelace");
         assert_eq!(result.cache, CacheStatus::Hit);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -724,7 +724,7 @@ async fn refresh_ahead_serves_cached_and_refreshes_once() {
     else {
         panic!("expected a badge")
     };
-    assert_eq!(badge.contact_name, "Ada King");
+    assert_eq!(badge.contact_name(), "Ada King");
 }
 
 #[tokio::test(start_paused = true)]
@@ -768,7 +768,7 @@ async fn parallel_waits_for_higher_priority_source() {
     else {
         panic!("expected a badge")
     };
-    assert_eq!(badge.contact_name, "Preferred");
+    assert_eq!(badge.contact_name(), "Preferred");
 }
 
 #[tokio::test(start_paused = true)]

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use badgegate_adapter::phone::parse_caller;
 use chrono::Utc;
 use futures_util::StreamExt;
 use tokio::time::Instant;
@@ -119,7 +118,7 @@ async fn answer(
     tracing::Span::current().record("request_id", verified.request_id());
     telemetry::signature_accepted(verified.scheme().label());
 
-    let caller = match parse_caller(verified.contact_number(), runtime.lookup.region()) {
+    let caller = match runtime.lookup.parse_caller(verified.contact_number()) {
         Ok(caller) => caller,
         Err(error) => {
             let message =
@@ -138,7 +137,7 @@ async fn answer(
         .find(&caller, verified.request_id(), started)
         .await;
     let source = match &result.outcome {
-        Outcome::Found(badge) => badge.source.as_str(),
+        Outcome::Found(badge) => badge.source(),
         _ => "",
     };
     tracing::info!(

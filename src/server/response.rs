@@ -71,5 +71,13 @@ pub fn error(code: ErrorCode, message: impl Into<String>) -> HttpResponse {
 
 /// `{"success": true, "data": {...}}` with the badge's fields.
 pub fn badge(badge: &Badge) -> HttpResponse {
-    HttpResponse::Ok().json(json!({"success": true, "data": badge}))
+    #[derive(serde::Serialize)]
+    struct Found<'a> {
+        success: bool,
+        data: &'a Badge,
+    }
+    HttpResponse::Ok().json(Found {
+        success: true,
+        data: badge,
+    })
 }

@@ -3,8 +3,10 @@
 //! [`Verifier::verify`], so no code path can look a number up for a request
 //! whose signature was not checked.
 
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use badgegate_adapter::Secret;
 use chrono::{DateTime, Utc};
@@ -140,7 +142,7 @@ impl Rejection {
 }
 
 /// Most signatures remembered at once to detect reuse with another number.
-const MAX_REMEMBERED_SIGNATURES: u64 = 100_000;
+const MAX_REMEMBERED_SIGNATURES: usize = 100_000;
 
 /// How long a signature is remembered when the replay window is off.
 const SIGNATURE_MEMORY_WITHOUT_WINDOW: Duration = Duration::from_secs(3600);
@@ -157,30 +159,83 @@ pub struct Verifier {
     accept_plain_sha256: bool,
     tolerance: Option<Duration>,
     verify_signatures: bool,
-    seen: moka::sync::Cache<[u8; 32], String>,
+    seen: Arc<SeenSignatures>,
+}
+
+/// Signatures accepted recently, each with the number it arrived with, in
+/// the order they arrived: the oldest is forgotten first, when its time is
+/// up or when the memory is full.
+struct SeenSignatures {
+    state: Mutex<SeenState>,
+    /// How long a signature is remembered.
+    keep_for: Duration,
+}
+
+#[derive(Default)]
+struct SeenState {
+    numbers: HashMap<[u8; 32], (Box<str>, Instant)>,
+    arrivals: VecDeque<([u8; 32], Instant)>,
+}
+
+impl SeenSignatures {
+    fn new(keep_for: Duration) -> Self {
+        SeenSignatures {
+            state: Mutex::new(SeenState::default()),
+            keep_for,
+        }
+    }
+
+    /// Records `signature` with `number` unless it is remembered already;
+    /// returns whether it is new or came with the same number before.
+    fn first_use_or_same_number(&self, signature: [u8; 32], number: &str) -> bool {
+        let now = Instant::now();
+        let mut state = self
+            .state
+            .lock()
+            .expect("signature memory lock is never poisoned");
+        let SeenState { numbers, arrivals } = &mut *state;
+        while let Some(&(oldest, arrived)) = arrivals.front() {
+            let expired = now.saturating_duration_since(arrived) >= self.keep_for;
+            if !expired && arrivals.len() < MAX_REMEMBERED_SIGNATURES {
+                break;
+            }
+            arrivals.pop_front();
+            if numbers
+                .get(&oldest)
+                .is_some_and(|(_, seen_at)| *seen_at == arrived)
+            {
+                numbers.remove(&oldest);
+            }
+        }
+        match numbers.get(&signature) {
+            Some((first, _)) => &**first == number,
+            None => {
+                numbers.insert(signature, (Box::from(number), now));
+                arrivals.push_back((signature, now));
+                true
+            }
+        }
+    }
 }
 
 impl Verifier {
     pub fn new(settings: &JustcallSettings) -> Self {
-        let memory = moka::sync::Cache::builder()
-            .max_capacity(MAX_REMEMBERED_SIGNATURES)
-            .time_to_live(
-                settings
-                    .timestamp_tolerance
-                    .map(|window| window * 2)
-                    .unwrap_or(SIGNATURE_MEMORY_WITHOUT_WINDOW),
-            )
-            .build();
-        Self::with_memory(settings, memory)
+        let memory = SeenSignatures::new(
+            settings
+                .timestamp_tolerance
+                .map(|window| window * 2)
+                .unwrap_or(SIGNATURE_MEMORY_WITHOUT_WINDOW),
+        );
+        Self::with_memory(settings, Arc::new(memory))
     }
 
     /// Builds a verifier for reloaded settings that keeps remembering the
     /// signatures this one has seen, so a reload opens no replay gap.
     pub fn reloaded(&self, settings: &JustcallSettings) -> Self {
-        Self::with_memory(settings, self.seen.clone())
+        Self::with_memory(settings, Arc::clone(&self.seen))
     }
 
-    fn with_memory(settings: &JustcallSettings, seen: moka::sync::Cache<[u8; 32], String>) -> Self {
+    fn with_memory(settings: &JustcallSettings, seen: Arc<SeenSignatures>) -> Self {
         Verifier {
             secrets: settings.secrets.clone(),
             accept_plain_sha256: settings.accept_plain_sha256,
@@ -243,12 +298,10 @@ impl Verifier {
             ));
         }
         if let Some(signature) = signature {
-            let first_number = self
+            if !self
                 .seen
-                .entry(signature)
-                .or_insert_with(|| contact_number.clone())
-                .into_value();
-            if first_number != contact_number {
+                .first_use_or_same_number(signature, &contact_number)
+            {
                 return Err(RequestError::Unauthorized(Rejection::ReusedSignature));
             }
         }
@@ -323,53 +376,117 @@ fn single<'a>(values: &'a [String], name: &'static str) -> Result<Option<&'a str
     }
 }
 
-/// The body's fields, read only to detect one sent twice.
-#[derive(serde::Deserialize)]
-#[allow(dead_code)]
-struct FieldsOnce {
-    request_id: Option<serde::de::IgnoredAny>,
-    contact_number: Option<serde::de::IgnoredAny>,
+/// The two body fields the gateway reads, each at most once; other fields
+/// are checked for syntax and skipped.
+#[derive(Default)]
+struct Body {
+    request_id: Option<Value>,
+    contact_number: Option<Value>,
+    /// The first of the two fields that appeared more than once.
+    repeated: Option<&'static str>,
 }
 
-fn parse_body(body: &[u8]) -> Result<serde_json::Map<String, Value>, RequestError> {
-    let value: Value = serde_json::from_slice(body).map_err(|error| {
-        bad_request(
-            "body",
-            format!(
-                "the body is not valid JSON (line {}, column {}); send {{\"request_id\": \"...\", \"contact_number\": \"...\"}}",
-                error.line(),
-                error.column()
-            ),
-        )
-    })?;
-    // A field sent twice is rejected rather than resolved, because a proxy
-    // in front of the gateway may have read the other copy.
-    if let Err(error) = serde_json::from_slice::<FieldsOnce>(body) {
-        for field in ["request_id", "contact_number"] {
-            if error
-                .to_string()
-                .contains(&format!("duplicate field `{field}`"))
-            {
-                return Err(bad_request(
-                    field,
-                    format!("`{field}` appears more than once in the body; send it once"),
-                ));
-            }
+impl Body {
+    fn get(&self, field: &str) -> Option<&Value> {
+        match field {
+            "request_id" => self.request_id.as_ref(),
+            "contact_number" => self.contact_number.as_ref(),
+            _ => None,
         }
     }
-    match value {
-        Value::Object(map) => Ok(map),
-        _ => Err(bad_request(
-            "body",
-            "the body must be a JSON object: {\"request_id\": \"...\", \"contact_number\": \"...\"}",
-        )),
+}
+
+/// A body key, compared after JSON escapes are decoded.
+enum Field {
+    RequestId,
+    ContactNumber,
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for Field {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FieldVisitor;
+        impl serde::de::Visitor<'_> for FieldVisitor {
+            type Value = Field;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a field name")
+            }
+            fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Field, E> {
+                Ok(match key {
+                    "request_id" => Field::RequestId,
+                    "contact_number" => Field::ContactNumber,
+                    _ => Field::Other,
+                })
+            }
+        }
+        deserializer.deserialize_identifier(FieldVisitor)
     }
 }
 
-fn required_string(
-    body: &serde_json::Map<String, Value>,
-    field: &'static str,
-) -> Result<String, RequestError> {
+impl<'de> serde::Deserialize<'de> for Body {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BodyVisitor;
+        impl<'de> serde::de::Visitor<'de> for BodyVisitor {
+            type Value = Body;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Body, A::Error> {
+                let mut body = Body::default();
+                while let Some(field) = map.next_key::<Field>()? {
+                    let (slot, name) = match field {
+                        Field::RequestId => (&mut body.request_id, "request_id"),
+                        Field::ContactNumber => (&mut body.contact_number, "contact_number"),
+                        Field::Other => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    let value = map.next_value::<Value>()?;
+                    if slot.is_some() {
+                        body.repeated.get_or_insert(name);
+                    } else {
+                        *slot = Some(value);
+                    }
+                }
+                Ok(body)
+            }
+        }
+        deserializer.deserialize_map(BodyVisitor)
+    }
+}
+
+/// Reads the body in one pass. A field sent twice is rejected rather than
+/// resolved, because a proxy in front of the gateway may have read the
+/// other copy.
+fn parse_body(body: &[u8]) -> Result<Body, RequestError> {
+    let parsed: Body = serde_json::from_slice(body).map_err(|error| {
+        if error.is_data() {
+            bad_request(
+                "body",
+                "the body must be a JSON object: {\"request_id\": \"...\", \"contact_number\": \"...\"}",
+            )
+        } else {
+            bad_request(
+                "body",
+                format!(
+                    "the body is not valid JSON (line {}, column {}); send {{\"request_id\": \"...\", \"contact_number\": \"...\"}}",
+                    error.line(),
+                    error.column()
+                ),
+            )
+        }
+    })?;
+    if let Some(field) = parsed.repeated {
+        return Err(bad_request(
+            field,
+            format!("`{field}` appears more than once in the body; send it once"),
+        ));
+    }
+    Ok(parsed)
+}
+
+fn required_string(body: &Body, field: &'static str) -> Result<String, RequestError> {
     match body.get(field) {
         Some(Value::String(value)) if !value.trim().is_empty() => Ok(value.clone()),
         Some(Value::String(_)) => Err(bad_request(field, format!("`{field}` is empty"))),
