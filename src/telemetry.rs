@@ -3,10 +3,11 @@
 //! values from fixed sets or the config (outcomes, schemes, source names),
 //! never a phone number or a request id.
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use metrics::{counter, gauge, histogram};
+use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub const REQUESTS: &str = "badgegate_requests_total";
@@ -132,18 +133,55 @@ fn describe() {
     );
 }
 
+/// Returns the counter `name{label="value"}`, registering it once per thread
+/// for each pair rather than on every call: the per-request counters take
+/// labels from fixed sets, and the registry's lookup (hashing the name and
+/// labels, then a shared map) would otherwise run several times per request.
+fn fixed_counter(name: &'static str, label: &'static str, value: &'static str) -> Counter {
+    thread_local! {
+        static REGISTERED: RefCell<Vec<(usize, usize, Counter)>> = const { RefCell::new(Vec::new()) };
+    }
+    if HANDLE.get().is_none() {
+        // No recorder yet: nothing to keep a handle of.
+        return counter!(name, label => value);
+    }
+    // Names and values are string constants, so their addresses tell them apart.
+    let id = (name.as_ptr() as usize, value.as_ptr() as usize);
+    REGISTERED.with_borrow_mut(|registered| {
+        if let Some((_, _, counter)) = registered
+            .iter()
+            .find(|(name_at, value_at, _)| (*name_at, *value_at) == id)
+        {
+            return counter.clone();
+        }
+        let counter = counter!(name, label => value);
+        registered.push((id.0, id.1, counter.clone()));
+        counter
+    })
+}
+
 pub fn request_answered(outcome: &'static str, duration: Duration) {
-    counter!(REQUESTS, "outcome" => outcome).increment(1);
-    histogram!(REQUEST_DURATION).record(duration.as_secs_f64());
+    static DURATION: OnceLock<Histogram> = OnceLock::new();
+    fixed_counter(REQUESTS, "outcome", outcome).increment(1);
+    if HANDLE.get().is_some() {
+        DURATION
+            .get_or_init(|| histogram!(REQUEST_DURATION))
+            .record(duration.as_secs_f64());
+    }
 }
 
 pub fn signature_accepted(scheme: &'static str) {
-    counter!(SIGNATURE_SCHEMES, "scheme" => scheme).increment(1);
+    fixed_counter(SIGNATURE_SCHEMES, "scheme", scheme).increment(1);
 }
 
 pub fn cache_lookup(result: &'static str, entries: u64) {
-    counter!(CACHE_LOOKUPS, "result" => result).increment(1);
-    gauge!(CACHE_ENTRIES).set(entries as f64);
+    static ENTRIES: OnceLock<Gauge> = OnceLock::new();
+    fixed_counter(CACHE_LOOKUPS, "result", result).increment(1);
+    if HANDLE.get().is_some() {
+        ENTRIES
+            .get_or_init(|| gauge!(CACHE_ENTRIES))
+            .set(entries as f64);
+    }
 }
 
 pub fn cache_size(entries: u64) {

@@ -3,7 +3,7 @@
 //! is not exact, SOSL tokenises), so no candidate is trusted until one of its
 //! stored numbers parses to the caller's E.164.
 
-use badgegate_adapter::phone::{mask, parse_stored};
+use badgegate_adapter::phone::{mask, parse_stored, spells_e164};
 use badgegate_adapter::{Contact, PhoneNumber, Region};
 
 use crate::config::MultipleMatches;
@@ -29,6 +29,10 @@ pub fn recheck(
         let mut reasons = Vec::new();
         let mut found = false;
         for stored in &contact.phones {
+            if spells_e164(stored, caller) {
+                found = true;
+                break;
+            }
             match parse_stored(stored, region) {
                 Ok(number) if number.same_number(caller) => {
                     found = true;

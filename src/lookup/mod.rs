@@ -358,7 +358,9 @@ impl Lookup {
         let span = tracing::Span::current();
         let task = tokio::spawn(
             async move {
-                let run = inner.resolve(&task_key, &query).await;
+                // Boxed: the run's state machine is several kilobytes, and
+                // unboxed it would be copied into the task on every spawn.
+                let run = Box::pin(inner.resolve(&task_key, &query)).await;
                 inner
                     .in_flight
                     .lock()

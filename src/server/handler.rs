@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use actix_web::http::header::HeaderName;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use futures_util::StreamExt;
@@ -203,18 +204,25 @@ async fn read_body(
     Ok(body)
 }
 
+const SIGNATURE: HeaderName = HeaderName::from_static("x-justcall-signature");
+const SIGNATURE_VERSION: HeaderName = HeaderName::from_static("x-justcall-signature-version");
+const REQUEST_TIMESTAMP: HeaderName = HeaderName::from_static("x-justcall-request-timestamp");
+
 fn signature_headers(request: &HttpRequest) -> SignatureHeaders {
-    let all = |name: &str| -> Vec<String> {
+    let all = |name: &HeaderName| -> Vec<String> {
         request
             .headers()
             .get_all(name)
-            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+            .map(|value| match value.to_str() {
+                Ok(text) => text.to_string(),
+                Err(_) => String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            })
             .collect()
     };
     SignatureHeaders {
-        signature: all("x-justcall-signature"),
-        version: all("x-justcall-signature-version"),
-        timestamp: all("x-justcall-request-timestamp"),
+        signature: all(&SIGNATURE),
+        version: all(&SIGNATURE_VERSION),
+        timestamp: all(&REQUEST_TIMESTAMP),
     }
 }
 

@@ -10,11 +10,11 @@ use actix_web::HttpRequest;
 pub fn rebuild(request: &HttpRequest, trust_forwarded: bool) -> String {
     let headers = request.headers();
     let mut scheme = "http".to_string();
-    let mut host = header_text(headers, header::HOST.as_str())
+    let mut host = header_text(headers, header::HOST)
         .map(str::to_string)
         .unwrap_or_else(|| request.app_config().host().to_string());
     if trust_forwarded {
-        if let Some(forwarded) = header_text(headers, header::FORWARDED.as_str()) {
+        if let Some(forwarded) = header_text(headers, header::FORWARDED) {
             let (proto, forwarded_host) = parse_forwarded(forwarded);
             if let Some(proto) = proto {
                 scheme = proto;
@@ -39,7 +39,7 @@ pub fn rebuild(request: &HttpRequest, trust_forwarded: bool) -> String {
     format!("{scheme}://{host}{path}")
 }
 
-fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn header_text(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
     headers.get(name)?.to_str().ok()
 }
 

@@ -8,11 +8,10 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use badgegate_adapter::Secret;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::scheme::{decode_signature, matching_scheme, Scheme};
+use super::scheme::{decode_signature, Scheme, SigningKey};
 use super::timestamp;
 use crate::config::JustcallSettings;
 
@@ -155,7 +154,7 @@ const SIGNATURE_MEMORY_WITHOUT_WINDOW: Duration = Duration::from_secs(3600);
 /// signature with the number it arrived with, for as long as the window
 /// lasts, and rejects the same signature with a different number.
 pub struct Verifier {
-    secrets: Vec<Secret>,
+    keys: Vec<SigningKey>,
     accept_plain_sha256: bool,
     tolerance: Option<Duration>,
     verify_signatures: bool,
@@ -237,7 +236,7 @@ impl Verifier {
 
     fn with_memory(settings: &JustcallSettings, seen: Arc<SeenSignatures>) -> Self {
         Verifier {
-            secrets: settings.secrets.clone(),
+            keys: settings.secrets.iter().map(SigningKey::new).collect(),
             accept_plain_sha256: settings.accept_plain_sha256,
             tolerance: settings.timestamp_tolerance,
             verify_signatures: settings.verify_signatures,
@@ -348,11 +347,10 @@ impl Verifier {
         request_id: &str,
         timestamp: &str,
     ) -> Result<Scheme, RequestError> {
-        for secret in &self.secrets {
+        for key in &self.keys {
             for url in urls {
-                if let Some(scheme) = matching_scheme(
+                if let Some(scheme) = key.matching_scheme(
                     signature,
-                    secret.expose(),
                     url,
                     request_id,
                     timestamp,

@@ -1,8 +1,10 @@
 //! JustCall's signature scheme: HMAC-SHA256, keyed with the API secret, over
 //! `{secret}|{encodeURIComponent(url)}|{request_id}|{timestamp}`, in hex.
 
+use badgegate_adapter::Secret;
 use hmac::{Hmac, Mac};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use sha2::digest::Update;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -57,7 +59,7 @@ pub fn message(secret: &str, url: &str, request_id: &str, timestamp: &str) -> St
 pub fn hmac_sha256(secret: &str, message: &str) -> [u8; 32] {
     let mut mac =
         Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
-    mac.update(message.as_bytes());
+    Mac::update(&mut mac, message.as_bytes());
     mac.finalize().into_bytes().into()
 }
 
@@ -86,24 +88,67 @@ pub fn digests_equal(expected: &[u8; 32], provided: &[u8; 32]) -> bool {
     expected.ct_eq(provided).into()
 }
 
-/// Finds which scheme, if any, makes `provided` the signature of the message
-/// for `secret`, `url`, `request_id` and `timestamp`.
-pub fn matching_scheme(
-    provided: &[u8; 32],
-    secret: &str,
-    url: &str,
-    request_id: &str,
-    timestamp: &str,
-    accept_plain_sha256: bool,
-) -> Option<Scheme> {
-    let message = message(secret, url, request_id, timestamp);
-    if digests_equal(&hmac_sha256(secret, &message), provided) {
-        return Some(Scheme::Hmac);
+/// A JustCall API secret ready to check signatures. The HMAC key schedule is
+/// computed once here rather than per request, and the message is fed to
+/// the digest piece by piece instead of being built as a string first.
+#[derive(Clone)]
+pub struct SigningKey {
+    secret: Secret,
+    keyed: Hmac<Sha256>,
+}
+
+impl SigningKey {
+    pub fn new(secret: &Secret) -> Self {
+        SigningKey {
+            keyed: Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
+                .expect("HMAC accepts keys of any length"),
+            secret: secret.clone(),
+        }
     }
-    if accept_plain_sha256 && digests_equal(&sha256(&message), provided) {
-        return Some(Scheme::PlainSha256);
+
+    /// Finds which scheme, if any, makes `provided` the signature of the
+    /// message for this secret, `url`, `request_id` and `timestamp`.
+    pub fn matching_scheme(
+        &self,
+        provided: &[u8; 32],
+        url: &str,
+        request_id: &str,
+        timestamp: &str,
+        accept_plain_sha256: bool,
+    ) -> Option<Scheme> {
+        let mut mac = self.keyed.clone();
+        self.feed_message(&mut mac, url, request_id, timestamp);
+        if digests_equal(&mac.finalize().into_bytes().into(), provided) {
+            return Some(Scheme::Hmac);
+        }
+        if accept_plain_sha256 {
+            let mut digest = Sha256::new();
+            self.feed_message(&mut digest, url, request_id, timestamp);
+            if digests_equal(&digest.finalize().into(), provided) {
+                return Some(Scheme::PlainSha256);
+            }
+        }
+        None
     }
-    None
+
+    /// Feeds the bytes [`message`] would build to `digest`.
+    fn feed_message(&self, digest: &mut impl Update, url: &str, request_id: &str, timestamp: &str) {
+        digest.update(self.secret.expose().as_bytes());
+        digest.update(b"|");
+        for piece in utf8_percent_encode(url, URI_COMPONENT) {
+            digest.update(piece.as_bytes());
+        }
+        digest.update(b"|");
+        digest.update(request_id.as_bytes());
+        digest.update(b"|");
+        digest.update(timestamp.as_bytes());
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(Secret::REDACTED)
+    }
 }
 
 #[cfg(test)]
@@ -210,26 +255,30 @@ mod tests {
     #[test]
     fn both_schemes_are_recognised() {
         for vector in VECTORS {
-            let hmac = decode_signature(vector.hmac).unwrap();
-            let plain = decode_signature(vector.sha256).unwrap();
-            let args = (
-                vector.secret,
-                vector.url,
-                vector.request_id,
-                vector.timestamp,
+            let key = SigningKey::new(&Secret::new(vector.secret));
+            let check = |hex_digest: &str, accept_plain_sha256: bool| {
+                let provided = decode_signature(hex_digest).expect("the vector is hex");
+                key.matching_scheme(
+                    &provided,
+                    vector.url,
+                    vector.request_id,
+                    vector.timestamp,
+                    accept_plain_sha256,
+                )
+            };
+            assert_eq!(
+                check(vector.hmac, true),
+                Some(Scheme::Hmac),
+                "{}",
+                vector.url
             );
             assert_eq!(
-                matching_scheme(&hmac, args.0, args.1, args.2, args.3, true),
-                Some(Scheme::Hmac)
+                check(vector.sha256, true),
+                Some(Scheme::PlainSha256),
+                "{}",
+                vector.url
             );
-            assert_eq!(
-                matching_scheme(&plain, args.0, args.1, args.2, args.3, true),
-                Some(Scheme::PlainSha256)
-            );
-            assert_eq!(
-                matching_scheme(&plain, args.0, args.1, args.2, args.3, false),
-                None
-            );
+            assert_eq!(check(vector.sha256, false), None, "{}", vector.url);
         }
     }
 

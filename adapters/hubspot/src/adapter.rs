@@ -23,6 +23,10 @@ pub struct HubspotAdapter {
     http: reqwest::Client,
     timeout: Duration,
     config: Config,
+    /// The search endpoint, parsed once.
+    search_url: reqwest::Url,
+    /// `Bearer <token>`, built once and marked sensitive so it prints as such.
+    authorization: reqwest::header::HeaderValue,
     /// Link settings from account info. A failed fetch leaves it empty, so the
     /// next lookup that needs it fetches again.
     account_links: OnceCell<RecordLinks>,
@@ -36,7 +40,24 @@ impl HubspotAdapter {
         options: serde_json::Value,
     ) -> Result<HubspotAdapter, BuildError> {
         let config = Config::from_options(options)?;
+        let search_url = format!("{}/crm/v3/objects/contacts/search", config.base_url);
+        let search_url = reqwest::Url::parse(&search_url).map_err(|error| {
+            BuildError::for_key("base_url", format!("gives no valid search URL: {error}"))
+        })?;
+        let mut authorization = reqwest::header::HeaderValue::try_from(format!(
+            "Bearer {}",
+            config.access_token.expose()
+        ))
+        .map_err(|_| {
+            BuildError::for_key(
+                "access_token",
+                "holds characters an HTTP header cannot carry; paste the token again",
+            )
+        })?;
+        authorization.set_sensitive(true);
         Ok(HubspotAdapter {
+            search_url,
+            authorization,
             name: context.name,
             http: context.http,
             timeout: context.timeout,
@@ -52,16 +73,18 @@ impl HubspotAdapter {
         deadline: Instant,
         budget: Duration,
     ) -> Result<SearchResponse, LookupError> {
-        let url = format!("{}/crm/v3/objects/contacts/search", self.config.base_url);
         let body = SearchRequest::for_caller(query.caller());
         query.record_request(&self.name, || {
             let json = serde_json::to_string(&body).unwrap_or_default();
-            format!("POST {url} (Authorization: Bearer [redacted]) {json}")
+            format!(
+                "POST {} (Authorization: Bearer [redacted]) {json}",
+                self.search_url
+            )
         });
         let request = self
             .http
-            .post(&url)
-            .bearer_auth(self.config.access_token.expose())
+            .post(self.search_url.clone())
+            .header(reqwest::header::AUTHORIZATION, self.authorization.clone())
             .json(&body);
         // NOTE: `send` drops the error body, so a 429's `policyName` (SECONDLY,
         // TEN_SECONDLY_ROLLING or DAILY) is not reported. A DAILY limit looks
