@@ -1,7 +1,14 @@
 //! Log output: text or JSON lines on standard error, with the level from
 //! `log.level` unless `RUST_LOG` is set.
+//!
+//! Lines are formatted on the thread that logs and written by a logging
+//! thread, which writes every line waiting at once, so a request never waits
+//! for a write to standard error and a busy gateway makes one write per batch
+//! rather than one per line.
 
-use std::io::IsTerminal;
+use std::io::{BufWriter, IsTerminal};
+
+use tracing_appender::non_blocking::WorkerGuard;
 
 use tracing_subscriber::EnvFilter;
 
@@ -22,8 +29,20 @@ const CHATTY_LIBRARIES: &[&str] = &[
     "want",
 ];
 
-/// Installs the global subscriber. Call once, before anything logs.
-pub fn init(settings: &LogSettings) {
+/// Lines that may wait for the logging thread; a request that logs when
+/// this many wait blocks until there is room, so no line is dropped.
+const WAITING_LINES: usize = 65_536;
+
+/// Installs the global subscriber. Call once, before anything logs, and keep
+/// the guard until the process ends: dropping it writes the lines still
+/// waiting.
+#[must_use = "dropping the guard at once stops the logging thread"]
+pub fn init(settings: &LogSettings) -> WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(WAITING_LINES)
+        .thread_name("badgegate-log")
+        .finish(BufWriter::new(std::io::stderr()));
     let filter = std::env::var("RUST_LOG")
         .ok()
         .filter(|value| !value.trim().is_empty())
@@ -32,7 +51,7 @@ pub fn init(settings: &LogSettings) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     match settings.format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder
@@ -42,6 +61,7 @@ pub fn init(settings: &LogSettings) {
             .with_span_list(true)
             .init(),
     }
+    guard
 }
 
 fn directives(level: &str) -> String {

@@ -392,6 +392,19 @@ fn attack_table(requests: &Requests) -> Vec<Attack> {
             &signed.headers(),
             format!("{}{}", "[".repeat(5000), "]".repeat(5000)),
         ),
+        bad_request("must be a JSON object"),
+    );
+    let signed = requests.signed(target_number);
+    row(
+        "request_id nested 5000 levels deep",
+        requests.post(
+            &signed.headers(),
+            format!(
+                r#"{{"request_id": {}{}, "contact_number": "{target_number}"}}"#,
+                "[".repeat(5000),
+                "]".repeat(5000)
+            ),
+        ),
         bad_request("not valid JSON"),
     );
     let signed = requests.signed(target_number);

@@ -86,7 +86,7 @@ pub fn run(registry: Registry) -> ExitCode {
         Command::Serve => runtime.block_on(serve(settings, &registry)),
         Command::Check => check(&settings, &registry),
         Command::Lookup { number, json } => {
-            logging::init(&settings.log);
+            let _log = logging::init(&settings.log);
             let lookup = match registry.build_sources(&settings) {
                 Ok(sources) => Lookup::new(&settings, sources, shared_tier(&settings)),
                 Err(problems) => return report(&problems),
@@ -98,7 +98,7 @@ pub fn run(registry: Registry) -> ExitCode {
 }
 
 async fn serve(settings: Settings, registry: &Registry) -> ExitCode {
-    logging::init(&settings.log);
+    let _log = logging::init(&settings.log);
     for warning in &settings.warnings {
         tracing::warn!("{warning}");
     }

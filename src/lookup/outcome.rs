@@ -18,15 +18,17 @@ use super::source::SourceError;
 pub struct Badge {
     /// Name, profile link, email and record id, one after the other.
     text: Arc<str>,
-    name_end: usize,
-    link_end: usize,
+    name_end: u32,
+    link_end: u32,
     /// End of the email in `text`; equal to `link_end` when there is none.
-    email_end: usize,
+    email_end: u32,
     has_email: bool,
     source: Arc<str>,
 }
 
 impl Badge {
+    /// Builds a badge. Each text is cut to its first 64 KiB, at a character
+    /// boundary: no agent reads a longer name, and the cut keeps offsets small.
     pub fn new(
         contact_name: &str,
         contact_profile_link: &str,
@@ -34,17 +36,22 @@ impl Badge {
         source: Arc<str>,
         contact_id: &str,
     ) -> Self {
-        let email = contact_email.unwrap_or_default();
-        let mut text = String::with_capacity(
-            contact_name.len() + contact_profile_link.len() + email.len() + contact_id.len(),
+        let (name, link, id) = (
+            cut(contact_name),
+            cut(contact_profile_link),
+            cut(contact_id),
         );
-        text.push_str(contact_name);
-        let name_end = text.len();
-        text.push_str(contact_profile_link);
-        let link_end = text.len();
-        text.push_str(email);
-        let email_end = text.len();
-        text.push_str(contact_id);
+        let email = cut(contact_email.unwrap_or_default());
+        let mut text = String::with_capacity(name.len() + link.len() + email.len() + id.len());
+        // Four texts of at most 64 KiB each always fit a u32 offset.
+        let mut push = |part: &str| {
+            text.push_str(part);
+            text.len() as u32
+        };
+        let name_end = push(name);
+        let link_end = push(link);
+        let email_end = push(email);
+        push(id);
         Badge {
             text: Arc::from(text),
             name_end,
@@ -56,16 +63,16 @@ impl Badge {
     }
 
     pub fn contact_name(&self) -> &str {
-        &self.text[..self.name_end]
+        &self.text[..self.name_end as usize]
     }
 
     pub fn contact_profile_link(&self) -> &str {
-        &self.text[self.name_end..self.link_end]
+        &self.text[self.name_end as usize..self.link_end as usize]
     }
 
     pub fn contact_email(&self) -> Option<&str> {
         self.has_email
-            .then(|| &self.text[self.link_end..self.email_end])
+            .then(|| &self.text[self.link_end as usize..self.email_end as usize])
     }
 
     /// Names the source the badge came from; not sent to JustCall.
@@ -75,8 +82,22 @@ impl Badge {
 
     /// Returns the id of the record the badge came from; not sent to JustCall.
     pub fn contact_id(&self) -> &str {
-        &self.text[self.email_end..]
+        &self.text[self.email_end as usize..]
     }
+}
+
+/// Longest text a badge keeps of each field.
+const MAX_FIELD_BYTES: usize = 64 * 1024;
+
+fn cut(text: &str) -> &str {
+    if text.len() <= MAX_FIELD_BYTES {
+        return text;
+    }
+    let mut end = MAX_FIELD_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 impl fmt::Debug for Badge {
@@ -237,4 +258,58 @@ pub struct LookupResult {
     pub cache: CacheStatus,
     /// The sources asked by the run that answered; empty on a cache hit.
     pub attempts: Vec<Attempt>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn badge_gives_back_each_field() {
+        let badge = Badge::new(
+            "Ada Lovelace",
+            "https://crm.example.com/contacts/42",
+            Some("ada@example.com"),
+            Arc::from("hubspot"),
+            "42",
+        );
+        assert_eq!(badge.contact_name(), "Ada Lovelace");
+        assert_eq!(
+            badge.contact_profile_link(),
+            "https://crm.example.com/contacts/42"
+        );
+        assert_eq!(badge.contact_email(), Some("ada@example.com"));
+        assert_eq!(badge.source(), "hubspot");
+        assert_eq!(badge.contact_id(), "42");
+        assert_eq!(
+            serde_json::to_value(&badge).unwrap(),
+            serde_json::json!({
+                "contact_name": "Ada Lovelace",
+                "contact_profile_link": "https://crm.example.com/contacts/42",
+                "contact_email": "ada@example.com",
+            })
+        );
+    }
+
+    #[test]
+    fn badge_tells_a_missing_email_from_an_empty_one() {
+        let without = Badge::new("Ada", "https://l", None, Arc::from("s"), "1");
+        let empty = Badge::new("Ada", "https://l", Some(""), Arc::from("s"), "1");
+        assert_eq!(without.contact_email(), None);
+        assert_eq!(empty.contact_email(), Some(""));
+        assert_ne!(without, empty);
+        assert!(!serde_json::to_string(&without)
+            .unwrap()
+            .contains("contact_email"));
+    }
+
+    #[test]
+    fn badge_cuts_an_overlong_field_at_a_character_boundary() {
+        let name = "é".repeat(MAX_FIELD_BYTES);
+        let badge = Badge::new(&name, "https://l", None, Arc::from("s"), "7");
+        assert!(badge.contact_name().len() <= MAX_FIELD_BYTES);
+        assert!(badge.contact_name().chars().all(|c| c == 'é'));
+        assert_eq!(badge.contact_profile_link(), "https://l");
+        assert_eq!(badge.contact_id(), "7");
+    }
 }

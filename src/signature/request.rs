@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -164,16 +165,23 @@ pub struct Verifier {
 /// Signatures accepted recently, each with the number it arrived with, in
 /// the order they arrived: the oldest is forgotten first, when its time is
 /// up or when the memory is full.
+///
+/// To keep the memory small, a signature is remembered by its first 16
+/// bytes and the number by a keyed 64-bit hash. Both come from values an
+/// attacker cannot choose without the secret (the signature verified, and
+/// the hash key is random per process), so a false "same" or "different"
+/// has odds of about 2^-64.
 struct SeenSignatures {
     state: Mutex<SeenState>,
     /// How long a signature is remembered.
     keep_for: Duration,
+    numbers: RandomState,
 }
 
 #[derive(Default)]
 struct SeenState {
-    numbers: HashMap<[u8; 32], (Box<str>, Instant)>,
-    arrivals: VecDeque<([u8; 32], Instant)>,
+    numbers: HashMap<u128, (u64, Instant)>,
+    arrivals: VecDeque<(u128, Instant)>,
 }
 
 impl SeenSignatures {
@@ -181,36 +189,42 @@ impl SeenSignatures {
         SeenSignatures {
             state: Mutex::new(SeenState::default()),
             keep_for,
+            numbers: RandomState::new(),
         }
     }
 
     /// Records `signature` with `number` unless it is remembered already;
     /// returns whether it is new or came with the same number before.
     fn first_use_or_same_number(&self, signature: [u8; 32], number: &str) -> bool {
+        let mut prefix = [0u8; 16];
+        prefix.copy_from_slice(&signature[..16]);
+        let signature = u128::from_le_bytes(prefix);
+        let number = self.numbers.hash_one(number);
         let now = Instant::now();
         let mut state = self
             .state
             .lock()
             .expect("signature memory lock is never poisoned");
-        let SeenState { numbers, arrivals } = &mut *state;
-        while let Some(&(oldest, arrived)) = arrivals.front() {
-            let expired = now.saturating_duration_since(arrived) >= self.keep_for;
-            if !expired && arrivals.len() < MAX_REMEMBERED_SIGNATURES {
-                break;
-            }
-            arrivals.pop_front();
-            if numbers
-                .get(&oldest)
-                .is_some_and(|(_, seen_at)| *seen_at == arrived)
-            {
-                numbers.remove(&oldest);
+        fn forget_oldest(state: &mut SeenState) {
+            if let Some((oldest, _)) = state.arrivals.pop_front() {
+                state.numbers.remove(&oldest);
             }
         }
-        match numbers.get(&signature) {
-            Some((first, _)) => &**first == number,
+        while state
+            .arrivals
+            .front()
+            .is_some_and(|(_, arrived)| now.saturating_duration_since(*arrived) >= self.keep_for)
+        {
+            forget_oldest(&mut state);
+        }
+        match state.numbers.get(&signature) {
+            Some((first, _)) => *first == number,
             None => {
-                numbers.insert(signature, (Box::from(number), now));
-                arrivals.push_back((signature, now));
+                if state.arrivals.len() >= MAX_REMEMBERED_SIGNATURES {
+                    forget_oldest(&mut state);
+                }
+                state.numbers.insert(signature, (number, now));
+                state.arrivals.push_back((signature, now));
                 true
             }
         }
@@ -458,21 +472,27 @@ impl<'de> serde::Deserialize<'de> for Body {
 /// resolved, because a proxy in front of the gateway may have read the
 /// other copy.
 fn parse_body(body: &[u8]) -> Result<Body, RequestError> {
+    let not_json = |error: serde_json::Error| {
+        bad_request(
+            "body",
+            format!(
+                "the body is not valid JSON (line {}, column {}); send {{\"request_id\": \"...\", \"contact_number\": \"...\"}}",
+                error.line(),
+                error.column()
+            ),
+        )
+    };
     let parsed: Body = serde_json::from_slice(body).map_err(|error| {
-        if error.is_data() {
-            bad_request(
+        if !error.is_data() {
+            return not_json(error);
+        }
+        // Not an object; say so only if it is valid JSON at all.
+        match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            Err(syntax) => not_json(syntax),
+            Ok(_) => bad_request(
                 "body",
                 "the body must be a JSON object: {\"request_id\": \"...\", \"contact_number\": \"...\"}",
-            )
-        } else {
-            bad_request(
-                "body",
-                format!(
-                    "the body is not valid JSON (line {}, column {}); send {{\"request_id\": \"...\", \"contact_number\": \"...\"}}",
-                    error.line(),
-                    error.column()
-                ),
-            )
+            ),
         }
     })?;
     if let Some(field) = parsed.repeated {
@@ -508,5 +528,42 @@ impl UnverifiedRequest {
 
     pub(super) fn urls_for_test(&mut self, urls: Vec<String>) {
         self.urls = urls;
+    }
+}
+
+#[cfg(test)]
+mod seen_tests {
+    use super::*;
+
+    #[test]
+    fn a_signature_is_refused_with_another_number_while_remembered() {
+        let seen = SeenSignatures::new(Duration::from_secs(600));
+        assert!(seen.first_use_or_same_number([7; 32], "14155550123"));
+        assert!(seen.first_use_or_same_number([7; 32], "14155550123"));
+        assert!(!seen.first_use_or_same_number([7; 32], "14155550199"));
+        assert!(seen.first_use_or_same_number([8; 32], "14155550199"));
+    }
+
+    #[test]
+    fn a_signature_is_forgotten_when_its_time_is_up() {
+        let seen = SeenSignatures::new(Duration::ZERO);
+        assert!(seen.first_use_or_same_number([7; 32], "14155550123"));
+        assert!(seen.first_use_or_same_number([7; 32], "14155550199"));
+    }
+
+    #[test]
+    fn the_oldest_signature_is_forgotten_when_the_memory_is_full() {
+        let seen = SeenSignatures::new(Duration::from_secs(600));
+        let signature = |index: usize| {
+            let mut bytes = [0u8; 32];
+            bytes[..8].copy_from_slice(&(index as u64).to_le_bytes());
+            bytes
+        };
+        for index in 0..=MAX_REMEMBERED_SIGNATURES {
+            assert!(seen.first_use_or_same_number(signature(index), "14155550123"));
+        }
+        // The first signature made room for the last one; the second is still held.
+        assert!(seen.first_use_or_same_number(signature(0), "14155550199"));
+        assert!(!seen.first_use_or_same_number(signature(2), "14155550199"));
     }
 }
