@@ -1,5 +1,6 @@
 //! A cache hit in the lookup pipeline (`Lookup::find` for a number looked up
-//! before), and the JSON badge response built from it, with the shipped
+//! before), the parse of a caller's number sent before (`Lookup::parse_caller`),
+//! and the JSON badge response built from a hit, with the shipped
 //! gateway.toml and its sample contacts file.
 
 use std::hint::black_box;
@@ -49,6 +50,9 @@ fn bench_cache_hit(c: &mut Criterion) {
 
     c.bench_function("lookup/find_cache_hit", |b| {
         b.iter(|| runtime.block_on(lookup.find(black_box(&caller), "bench", Instant::now())))
+    });
+    c.bench_function("lookup/parse_caller_again", |b| {
+        b.iter(|| lookup.parse_caller(black_box("14155550123")))
     });
     c.bench_function("response/badge_json", |b| {
         b.iter(|| response::badge(black_box(&badge)))

@@ -312,20 +312,40 @@ if step_enabled miss; then
         --out "$OUT/miss-warmup.txt"
     warm_up "$OUT/miss-direct.txt" "$direct_url" 1 1
     warm_up "$OUT/miss-warmup.txt" "$gateway_url" 1 1
-    for round in $(seq "$ROUNDS"); do
-        run_wrk "{\"test\": \"miss\", \"server\": \"upstream-direct\", \"round\": $round}" \
-            "$OUT/miss-direct.txt" "$direct_url" 1 1 "$DURATION"
-        requests=$OUT/miss-round-$round.txt
-        $TOOL requests --url "$gateway_url" --secret "$SECRET" --count "$per_round" \
-            --first $((5000000 + round * 100000)) --salt "$round" --out "$requests"
-        before=$(upstream_calls "$port_mock")
-        run_wrk "{\"test\": \"miss\", \"server\": \"gateway\", \"round\": $round}" \
-            "$requests" "$gateway_url" 1 1 "$DURATION"
-        calls=$(($(upstream_calls "$port_mock") - before))
-        answered=$(tail -n 1 "$RESULTS" | python3 -c 'import json, sys; print(json.load(sys.stdin)["requests"])')
-        echo "  upstream calls during the run: $calls for $answered answered requests"
-        # wrk does not count a request still in flight when the run ends.
-        [ "$calls" -ge "$answered" ] || fail "$answered requests made only $calls upstream calls, so some were not misses"
+    # Two conditions: "idle", where the cores sleep between requests as
+    # they would on a quiet host, and "awake", where one busy loop per core
+    # at the lowest priority keeps them from sleeping. On a virtual machine a
+    # core woken from sleep can take tens of microseconds to run the woken
+    # thread, and a proxy adds two such wake-ups per request; the difference
+    # between the conditions shows how much of the overhead that is.
+    for cpus in idle awake; do
+        spinners=()
+        if [ "$cpus" = awake ]; then
+            for _ in $(seq "$WORKERS"); do
+                nice -n 19 sh -c 'while :; do :; done' &
+                spinners+=("$!")
+                PIDS+=("$!")
+            done
+        fi
+        for round in $(seq "$ROUNDS"); do
+            run_wrk "{\"test\": \"miss\", \"cpus\": \"$cpus\", \"server\": \"upstream-direct\", \"round\": $round}" \
+                "$OUT/miss-direct.txt" "$direct_url" 1 1 "$DURATION"
+            requests=$OUT/miss-$cpus-round-$round.txt
+            first=$((5000000 + round * 100000 + $([ "$cpus" = awake ] && echo 50000 || echo 0)))
+            $TOOL requests --url "$gateway_url" --secret "$SECRET" --count "$per_round" \
+                --first "$first" --salt "$round" --out "$requests"
+            before=$(upstream_calls "$port_mock")
+            run_wrk "{\"test\": \"miss\", \"cpus\": \"$cpus\", \"server\": \"gateway\", \"round\": $round}" \
+                "$requests" "$gateway_url" 1 1 "$DURATION"
+            calls=$(($(upstream_calls "$port_mock") - before))
+            answered=$(tail -n 1 "$RESULTS" | python3 -c 'import json, sys; print(json.load(sys.stdin)["requests"])')
+            echo "  upstream calls during the run: $calls for $answered answered requests"
+            # wrk does not count a request still in flight when the run ends.
+            [ "$calls" -ge "$answered" ] || fail "$answered requests made only $calls upstream calls, so some were not misses"
+        done
+        for spinner in "${spinners[@]}"; do
+            stop_server "$spinner"
+        done
     done
     if grep -q "source lookup failed" "$OUT/gateway-miss.log"; then
         fail "upstream calls failed during the miss step; see $OUT/gateway-miss.log"
