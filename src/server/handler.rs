@@ -64,6 +64,12 @@ async fn answer(
             }
         }
     }
+    // actix calls the handler before it feeds the body to the payload, so
+    // the first read would wait and arm the client-timeout timer, which
+    // costs more than the rest of reading a small body. One yield lets
+    // actix feed a body that has already arrived; a slow body still meets
+    // the timeout below.
+    tokio::task::yield_now().await;
     let read = read_body(&request, payload, server.max_body_bytes);
     let body = match tokio::time::timeout(server.client_timeout, read).await {
         Ok(Ok(body)) => body,

@@ -1,6 +1,8 @@
 //! The URL JustCall signed, when `justcall.public_urls` does not give it:
 //! rebuilt from the request's scheme, host and path.
 
+use std::borrow::Cow;
+
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::HttpRequest;
 
@@ -9,25 +11,30 @@ use actix_web::HttpRequest;
 /// is set, because any client can send them.
 pub fn rebuild(request: &HttpRequest, trust_forwarded: bool) -> String {
     let headers = request.headers();
-    let mut scheme = "http".to_string();
-    let mut host = header_text(headers, header::HOST)
-        .map(str::to_string)
-        .unwrap_or_else(|| request.app_config().host().to_string());
+    let connection_host;
+    let mut scheme = Cow::Borrowed("http");
+    let mut host = match header_text(headers, header::HOST) {
+        Some(host) => Cow::Borrowed(host),
+        None => {
+            connection_host = request.app_config().host().to_string();
+            Cow::Borrowed(connection_host.as_str())
+        }
+    };
     if trust_forwarded {
         if let Some(forwarded) = header_text(headers, header::FORWARDED) {
             let (proto, forwarded_host) = parse_forwarded(forwarded);
             if let Some(proto) = proto {
-                scheme = proto;
+                scheme = Cow::Owned(proto);
             }
             if let Some(forwarded_host) = forwarded_host {
-                host = forwarded_host;
+                host = Cow::Owned(forwarded_host);
             }
         } else {
             if let Some(proto) = first_value(headers, "x-forwarded-proto") {
-                scheme = proto.to_ascii_lowercase();
+                scheme = Cow::Owned(proto.to_ascii_lowercase());
             }
             if let Some(forwarded_host) = first_value(headers, "x-forwarded-host") {
-                host = forwarded_host.to_string();
+                host = Cow::Borrowed(forwarded_host);
             }
         }
     }
@@ -36,7 +43,12 @@ pub fn rebuild(request: &HttpRequest, trust_forwarded: bool) -> String {
         .path_and_query()
         .map(|path| path.as_str())
         .unwrap_or("/");
-    format!("{scheme}://{host}{path}")
+    let mut url = String::with_capacity(scheme.len() + 3 + host.len() + path.len());
+    url.push_str(&scheme);
+    url.push_str("://");
+    url.push_str(&host);
+    url.push_str(path);
+    url
 }
 
 fn header_text(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
