@@ -2,9 +2,9 @@
 //! `log.level` unless `RUST_LOG` is set.
 //!
 //! Lines are formatted on the thread that logs and written by a logging
-//! thread, which writes every line waiting at once, so a request never waits
-//! for a write to standard error and a busy gateway makes one write per batch
-//! rather than one per line.
+//! thread. That thread writes every waiting line in one batch, so a busy
+//! gateway makes one write per batch rather than one per line. A request
+//! waits for the logging thread only when its queue is full.
 
 use std::io::{BufWriter, IsTerminal};
 
@@ -29,8 +29,8 @@ const CHATTY_LIBRARIES: &[&str] = &[
     "want",
 ];
 
-/// Lines that may wait for the logging thread; a request that logs when
-/// this many wait blocks until there is room, so no line is dropped.
+/// Maximum lines queued for the logging thread. A request that logs while
+/// the queue is full blocks until there is room, so no line is dropped.
 const WAITING_LINES: usize = 65_536;
 
 /// Installs the global subscriber. Call once, before anything logs, and keep

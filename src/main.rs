@@ -1,8 +1,9 @@
 use std::process::ExitCode;
 
-/// mimalloc returns freed memory to the system and keeps per-thread heaps
-/// apart, so a cache that fills from two workers grows by what it holds
-/// rather than by what glibc's per-thread arenas kept (see BENCHMARKS.md).
+/// mimalloc returns freed memory to the system, so a cache filled from two
+/// worker threads grows RSS by the entries it contains. With glibc's
+/// allocator the per-thread arenas kept about four times that (BENCHMARKS.md
+/// gives the measurement).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

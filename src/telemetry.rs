@@ -62,7 +62,7 @@ pub fn install() -> PrometheusHandle {
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Folds recorded histogram samples into their buckets on a timer. Samples
-/// are otherwise kept until `/metrics` is read, so a gateway nobody scrapes
+/// are otherwise kept until `/metrics` is read, so an unscraped gateway
 /// would grow by every request's latency.
 fn start_upkeep(handle: PrometheusHandle) {
     let started = std::thread::Builder::new()
@@ -133,10 +133,10 @@ fn describe() {
     );
 }
 
-/// Returns the counter `name{label="value"}`, registering it once per thread
-/// for each pair rather than on every call: the per-request counters take
-/// labels from fixed sets, and the registry's lookup (hashing the name and
-/// labels, then a shared map) would otherwise run several times per request.
+/// Returns the counter `name{label="value"}`, registered once per thread for
+/// each pair rather than on every call. The per-request counters take labels
+/// from fixed sets, and the registry's lookup (hashing the name and labels,
+/// then a shared map) would otherwise run several times per request.
 fn fixed_counter(name: &'static str, label: &'static str, value: &'static str) -> Counter {
     thread_local! {
         static REGISTERED: RefCell<Vec<(usize, usize, Counter)>> = const { RefCell::new(Vec::new()) };

@@ -86,7 +86,7 @@ impl Badge {
     }
 }
 
-/// Longest text a badge keeps of each field.
+/// Maximum bytes a badge keeps of each field.
 const MAX_FIELD_BYTES: usize = 64 * 1024;
 
 fn cut(text: &str) -> &str {

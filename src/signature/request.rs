@@ -536,7 +536,7 @@ mod seen_tests {
     use super::*;
 
     #[test]
-    fn a_signature_is_refused_with_another_number_while_remembered() {
+    fn seen_signature_rejects_another_number() {
         let seen = SeenSignatures::new(Duration::from_secs(600));
         assert!(seen.first_use_or_same_number([7; 32], "14155550123"));
         assert!(seen.first_use_or_same_number([7; 32], "14155550123"));
@@ -545,14 +545,14 @@ mod seen_tests {
     }
 
     #[test]
-    fn a_signature_is_forgotten_when_its_time_is_up() {
+    fn seen_signature_expires() {
         let seen = SeenSignatures::new(Duration::ZERO);
         assert!(seen.first_use_or_same_number([7; 32], "14155550123"));
         assert!(seen.first_use_or_same_number([7; 32], "14155550199"));
     }
 
     #[test]
-    fn the_oldest_signature_is_forgotten_when_the_memory_is_full() {
+    fn seen_signatures_drop_oldest_when_full() {
         let seen = SeenSignatures::new(Duration::from_secs(600));
         let signature = |index: usize| {
             let mut bytes = [0u8; 32];

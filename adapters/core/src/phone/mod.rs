@@ -351,7 +351,7 @@ pub fn stored_matches(
     parse_stored(stored, region).map(|number| number.same_number(caller))
 }
 
-/// Whether `stored` writes the caller's number in international form: `+`,
+/// Checks whether `stored` writes the caller's number in international form: `+`,
 /// then exactly the caller's E.164 digits, with only spaces, dashes, dots
 /// and brackets between them (`+14155550123`, `+1 (415) 555-0123`). Such a
 /// text has one reading, so the match needs no libphonenumber parse, which
