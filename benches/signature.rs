@@ -27,13 +27,13 @@ fn verifier() -> Verifier {
     Verifier::new(&settings.justcall)
 }
 
-fn request(signature: &str) -> UnverifiedRequest {
+fn request(signature: &str) -> UnverifiedRequest<'_> {
     let headers = SignatureHeaders {
-        signature: vec![signature.to_string()],
-        version: vec!["v1".to_string()],
-        timestamp: vec![TIMESTAMP.to_string()],
+        signature: [signature].into_iter().collect(),
+        version: ["v1"].into_iter().collect(),
+        timestamp: [TIMESTAMP].into_iter().collect(),
     };
-    UnverifiedRequest::new(headers, BODY.as_bytes().to_vec(), vec![URL.to_string()])
+    UnverifiedRequest::new(headers, BODY.as_bytes(), vec![URL.to_string()])
 }
 
 fn bench_signature(c: &mut Criterion) {

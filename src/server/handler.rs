@@ -1,6 +1,7 @@
 //! The JustCall endpoint: read the body within its limit, verify, parse the
 //! number, look it up, answer.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use actix_web::http::header::HeaderName;
@@ -15,7 +16,9 @@ use super::response::{self, ErrorCode};
 use super::url;
 use crate::app::App;
 use crate::lookup::Outcome;
-use crate::signature::{Rejection, RequestError, SignatureHeaders, UnverifiedRequest};
+use crate::signature::{
+    HeaderValues, Rejection, RequestError, SignatureHeaders, UnverifiedRequest,
+};
 use crate::telemetry;
 
 pub async fn contact_badge(
@@ -88,12 +91,14 @@ async fn answer(
             );
         }
     };
-    let urls = if justcall.public_urls.is_empty() {
-        vec![url::rebuild(&request, justcall.trust_forwarded_headers)]
+    let rebuilt: [String; 1];
+    let urls: &[String] = if justcall.public_urls.is_empty() {
+        rebuilt = [url::rebuild(&request, justcall.trust_forwarded_headers)];
+        &rebuilt
     } else {
-        justcall.public_urls.clone()
+        &justcall.public_urls
     };
-    let unverified = UnverifiedRequest::new(signature_headers(&request), body, urls);
+    let unverified = UnverifiedRequest::new(signature_headers(&request), &body, urls);
 
     let verified = match runtime.verifier.verify(unverified, Utc::now()) {
         Ok(verified) => verified,
@@ -214,14 +219,14 @@ const SIGNATURE: HeaderName = HeaderName::from_static("x-justcall-signature");
 const SIGNATURE_VERSION: HeaderName = HeaderName::from_static("x-justcall-signature-version");
 const REQUEST_TIMESTAMP: HeaderName = HeaderName::from_static("x-justcall-request-timestamp");
 
-fn signature_headers(request: &HttpRequest) -> SignatureHeaders {
-    let all = |name: &HeaderName| -> Vec<String> {
+fn signature_headers(request: &HttpRequest) -> SignatureHeaders<'_> {
+    let all = |name: &HeaderName| -> HeaderValues<'_> {
         request
             .headers()
             .get_all(name)
             .map(|value| match value.to_str() {
-                Ok(text) => text.to_string(),
-                Err(_) => String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                Ok(text) => Cow::Borrowed(text),
+                Err(_) => String::from_utf8_lossy(value.as_bytes()),
             })
             .collect()
     };

@@ -6,8 +6,8 @@ pub mod scheme;
 pub mod timestamp;
 
 pub use request::{
-    Rejection, RequestError, SignatureHeaders, UnverifiedRequest, VerifiedRequest, Verifier,
-    MAX_REQUEST_ID_CHARS,
+    HeaderValues, Rejection, RequestError, SignatureHeaders, UnverifiedRequest, VerifiedRequest,
+    Verifier, MAX_REQUEST_ID_CHARS,
 };
 pub use scheme::{sign, Scheme};
 

@@ -3,6 +3,7 @@
 //! [`Verifier::verify`], so no code path can look a number up for a request
 //! whose signature was not checked.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
@@ -10,7 +11,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
 use super::scheme::{decode_signature, Scheme, SigningKey};
 use super::timestamp;
@@ -19,31 +19,76 @@ use crate::config::JustcallSettings;
 /// Longest `request_id` accepted. JustCall sends 26-character ULIDs.
 pub const MAX_REQUEST_ID_CHARS: usize = 128;
 
-/// The values of the three signing headers, every occurrence kept so that a
-/// repeated header can be rejected instead of one copy silently winning.
+/// The values of the three signing headers. Every occurrence is counted, so
+/// that a repeated header can be rejected instead of one copy silently
+/// winning.
 #[derive(Debug, Default, Clone)]
-pub struct SignatureHeaders {
-    pub signature: Vec<String>,
-    pub version: Vec<String>,
-    pub timestamp: Vec<String>,
+pub struct SignatureHeaders<'a> {
+    pub signature: HeaderValues<'a>,
+    pub version: HeaderValues<'a>,
+    pub timestamp: HeaderValues<'a>,
+}
+
+/// The occurrences of one header: the first value, borrowed from the request
+/// where it can be, and how many there were.
+#[derive(Debug, Default, Clone)]
+pub struct HeaderValues<'a> {
+    first: Option<Cow<'a, str>>,
+    count: usize,
+}
+
+impl<'a> HeaderValues<'a> {
+    /// Adds one occurrence of the header.
+    pub fn push(&mut self, value: impl Into<Cow<'a, str>>) {
+        if self.first.is_none() {
+            self.first = Some(value.into());
+        }
+        self.count += 1;
+    }
+
+    /// The header's value when it was sent once, `None` when it was not
+    /// sent, and a rejection when it was sent more than once.
+    fn single(&self, name: &'static str) -> Result<Option<&str>, RequestError> {
+        match self.count {
+            0 => Ok(None),
+            1 => Ok(self.first.as_deref()),
+            _ => Err(RequestError::Unauthorized(Rejection::RepeatedHeader(name))),
+        }
+    }
+}
+
+impl<'a, V: Into<Cow<'a, str>>> FromIterator<V> for HeaderValues<'a> {
+    fn from_iter<I: IntoIterator<Item = V>>(values: I) -> Self {
+        let mut collected = HeaderValues::default();
+        for value in values {
+            collected.push(value);
+        }
+        collected
+    }
 }
 
 /// A request whose signature has not been checked. It exposes nothing of its
 /// body: the number can only be read from the [`VerifiedRequest`] it becomes.
-pub struct UnverifiedRequest {
-    headers: SignatureHeaders,
-    body: Vec<u8>,
-    urls: Vec<String>,
+/// It borrows the body, so the verified request can borrow its fields
+/// instead of copying them.
+pub struct UnverifiedRequest<'a> {
+    headers: SignatureHeaders<'a>,
+    body: &'a [u8],
+    urls: Cow<'a, [String]>,
 }
 
-impl UnverifiedRequest {
+impl<'a> UnverifiedRequest<'a> {
     /// `urls` are the URLs JustCall may have signed: the configured public
     /// URLs, or the one rebuilt from the request.
-    pub fn new(headers: SignatureHeaders, body: Vec<u8>, urls: Vec<String>) -> Self {
+    pub fn new(
+        headers: SignatureHeaders<'a>,
+        body: &'a [u8],
+        urls: impl Into<Cow<'a, [String]>>,
+    ) -> Self {
         UnverifiedRequest {
             headers,
             body,
-            urls,
+            urls: urls.into(),
         }
     }
 }
@@ -51,13 +96,13 @@ impl UnverifiedRequest {
 /// A request whose signature verified (or whose check is turned off by
 /// config), with its body's fields validated.
 #[derive(Clone)]
-pub struct VerifiedRequest {
-    request_id: String,
-    contact_number: String,
+pub struct VerifiedRequest<'a> {
+    request_id: Cow<'a, str>,
+    contact_number: Cow<'a, str>,
     scheme: Scheme,
 }
 
-impl VerifiedRequest {
+impl VerifiedRequest<'_> {
     pub fn request_id(&self) -> &str {
         &self.request_id
     }
@@ -72,7 +117,7 @@ impl VerifiedRequest {
     }
 }
 
-impl fmt::Debug for VerifiedRequest {
+impl fmt::Debug for VerifiedRequest<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VerifiedRequest")
             .field("request_id", &self.request_id)
@@ -171,6 +216,11 @@ pub struct Verifier {
 /// attacker cannot choose without the secret (the signature verified, and
 /// the hash key is random per process), so a false "same" or "different"
 /// has odds of about 2^-64.
+///
+/// NOTE: the memory is per process. Another replica, or this one after a
+/// restart, accepts a captured signature with another number until its
+/// timestamp leaves the window. Sharing it through Redis would add a round
+/// trip to every request, cache hits included.
 struct SeenSignatures {
     state: Mutex<SeenState>,
     /// How long a signature is remembered.
@@ -258,21 +308,24 @@ impl Verifier {
         }
     }
 
-    /// Checks the headers, then the body's `request_id`, then the signature,
-    /// then the body's `contact_number`: an unsigned request is rejected
-    /// before anything of its body is read, except the id it was signed with.
-    pub fn verify(
+    /// Checks the headers, then the body's syntax and `request_id`, then the
+    /// signature, then the body's `contact_number`. A request without a
+    /// well-formed signature header is rejected before its body is read. A
+    /// body that is not JSON is rejected as malformed even when its
+    /// signature would not match, because the signature cannot be checked
+    /// without the `request_id` inside it.
+    pub fn verify<'a>(
         &self,
-        request: UnverifiedRequest,
+        request: UnverifiedRequest<'a>,
         now: DateTime<Utc>,
-    ) -> Result<VerifiedRequest, RequestError> {
+    ) -> Result<VerifiedRequest<'a>, RequestError> {
         let signed = if self.verify_signatures {
             Some(self.check_headers(&request.headers, now)?)
         } else {
             None
         };
-        let body = parse_body(&request.body)?;
-        let request_id = required_string(&body, "request_id")?;
+        let body = parse_body(request.body)?;
+        let request_id = required_string(body.request_id, "request_id")?;
         if request_id.chars().count() > MAX_REQUEST_ID_CHARS {
             return Err(bad_request(
                 "request_id",
@@ -283,21 +336,21 @@ impl Verifier {
         let (scheme, signature) = match signed {
             Some((signature, timestamp)) => {
                 let scheme =
-                    self.match_signature(&signature, &request.urls, &request_id, &timestamp)?;
+                    self.match_signature(&signature, &request.urls, &request_id, timestamp)?;
                 (scheme, Some(signature))
             }
             None => (Scheme::Unverified, None),
         };
 
         let contact_number =
-            match body.get("contact_number") {
-                None | Some(Value::Null) => return Err(bad_request(
+            match body.contact_number {
+                None | Some(Scalar::Null) => return Err(bad_request(
                     "contact_number",
                     "`contact_number` is missing; send the caller's number, e.g. \"14155550123\"",
                 )),
-                Some(Value::String(number)) => number.clone(),
-                Some(Value::Number(number)) if number.is_u64() => number.to_string(),
-                Some(_) => {
+                Some(Scalar::Text(number)) => number,
+                Some(Scalar::Unsigned(number)) => Cow::Owned(number.to_string()),
+                Some(Scalar::Other) => {
                     return Err(bad_request(
                         "contact_number",
                         "`contact_number` must be a string of digits, e.g. \"14155550123\"",
@@ -325,33 +378,37 @@ impl Verifier {
         })
     }
 
-    fn check_headers(
+    fn check_headers<'h>(
         &self,
-        headers: &SignatureHeaders,
+        headers: &'h SignatureHeaders<'_>,
         now: DateTime<Utc>,
-    ) -> Result<([u8; 32], String), RequestError> {
+    ) -> Result<([u8; 32], &'h str), RequestError> {
         let unauthorized = RequestError::Unauthorized;
-        let signature = single(&headers.signature, "x-justcall-signature")?
-            .ok_or(unauthorized(Rejection::MissingSignature))?;
-        let signature =
-            decode_signature(signature).ok_or(unauthorized(Rejection::MalformedSignature))?;
-        if let Some(version) = single(&headers.version, "x-justcall-signature-version")? {
+        let signature = headers
+            .signature
+            .single("x-justcall-signature")?
+            .ok_or_else(|| unauthorized(Rejection::MissingSignature))?;
+        let signature = decode_signature(signature)
+            .ok_or_else(|| unauthorized(Rejection::MalformedSignature))?;
+        if let Some(version) = headers.version.single("x-justcall-signature-version")? {
             if version.trim() != "v1" {
                 let shown: String = version.chars().take(32).collect();
                 return Err(unauthorized(Rejection::UnsupportedVersion(shown)));
             }
         }
-        let timestamp = single(&headers.timestamp, "x-justcall-request-timestamp")?
-            .ok_or(unauthorized(Rejection::MissingTimestamp))?;
+        let timestamp = headers
+            .timestamp
+            .single("x-justcall-request-timestamp")?
+            .ok_or_else(|| unauthorized(Rejection::MissingTimestamp))?;
         if let Some(tolerance) = self.tolerance {
-            let sent =
-                timestamp::parse(timestamp).ok_or(unauthorized(Rejection::InvalidTimestamp))?;
+            let sent = timestamp::parse(timestamp)
+                .ok_or_else(|| unauthorized(Rejection::InvalidTimestamp))?;
             let skew = timestamp::skew(sent, now);
             if skew > tolerance {
                 return Err(unauthorized(Rejection::StaleTimestamp { skew, tolerance }));
             }
         }
-        Ok((signature, timestamp.to_string()))
+        Ok((signature, timestamp))
     }
 
     fn match_signature(
@@ -380,31 +437,80 @@ impl Verifier {
     }
 }
 
-fn single<'a>(values: &'a [String], name: &'static str) -> Result<Option<&'a str>, RequestError> {
-    match values {
-        [] => Ok(None),
-        [value] => Ok(Some(value.as_str())),
-        _ => Err(RequestError::Unauthorized(Rejection::RepeatedHeader(name))),
-    }
-}
-
 /// The two body fields the gateway reads, each at most once; other fields
 /// are checked for syntax and skipped.
 #[derive(Default)]
-struct Body {
-    request_id: Option<Value>,
-    contact_number: Option<Value>,
+struct Body<'a> {
+    request_id: Option<Scalar<'a>>,
+    contact_number: Option<Scalar<'a>>,
     /// The first of the two fields that appeared more than once.
     repeated: Option<&'static str>,
 }
 
-impl Body {
-    fn get(&self, field: &str) -> Option<&Value> {
-        match field {
-            "request_id" => self.request_id.as_ref(),
-            "contact_number" => self.contact_number.as_ref(),
-            _ => None,
+/// A body field's value, as far as the gateway needs to tell values apart.
+/// A string without escapes is borrowed from the body.
+enum Scalar<'a> {
+    Text(Cow<'a, str>),
+    Unsigned(u64),
+    Null,
+    /// Any other number, a boolean, an array or an object.
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ScalarVisitor;
+        impl<'de> serde::de::Visitor<'de> for ScalarVisitor {
+            type Value = Scalar<'de>;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Text(Cow::Borrowed(text)))
+            }
+            fn visit_str<E>(self, text: &str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Text(Cow::Owned(text.to_owned())))
+            }
+            fn visit_string<E>(self, text: String) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Text(Cow::Owned(text)))
+            }
+            fn visit_u64<E>(self, number: u64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Unsigned(number))
+            }
+            fn visit_i64<E>(self, number: i64) -> Result<Scalar<'de>, E> {
+                Ok(u64::try_from(number).map_or(Scalar::Other, Scalar::Unsigned))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_none<E>(self) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut items: A,
+            ) -> Result<Scalar<'de>, A::Error> {
+                while items.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut entries: A,
+            ) -> Result<Scalar<'de>, A::Error> {
+                while entries
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Scalar::Other)
+            }
         }
+        deserializer.deserialize_any(ScalarVisitor)
     }
 }
 
@@ -435,15 +541,18 @@ impl<'de> serde::Deserialize<'de> for Field {
     }
 }
 
-impl<'de> serde::Deserialize<'de> for Body {
+impl<'de> serde::Deserialize<'de> for Body<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct BodyVisitor;
         impl<'de> serde::de::Visitor<'de> for BodyVisitor {
-            type Value = Body;
+            type Value = Body<'de>;
             fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
                 formatter.write_str("a JSON object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Body, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Body<'de>, A::Error> {
                 let mut body = Body::default();
                 while let Some(field) = map.next_key::<Field>()? {
                     let (slot, name) = match field {
@@ -454,7 +563,7 @@ impl<'de> serde::Deserialize<'de> for Body {
                             continue;
                         }
                     };
-                    let value = map.next_value::<Value>()?;
+                    let value = map.next_value::<Scalar<'de>>()?;
                     if slot.is_some() {
                         body.repeated.get_or_insert(name);
                     } else {
@@ -471,7 +580,7 @@ impl<'de> serde::Deserialize<'de> for Body {
 /// Reads the body in one pass. A field sent twice is rejected rather than
 /// resolved, because a proxy in front of the gateway may have read the
 /// other copy.
-fn parse_body(body: &[u8]) -> Result<Body, RequestError> {
+fn parse_body(body: &[u8]) -> Result<Body<'_>, RequestError> {
     let not_json = |error: serde_json::Error| {
         bad_request(
             "body",
@@ -482,7 +591,7 @@ fn parse_body(body: &[u8]) -> Result<Body, RequestError> {
             ),
         )
     };
-    let parsed: Body = serde_json::from_slice(body).map_err(|error| {
+    let parsed: Body<'_> = serde_json::from_slice(body).map_err(|error| {
         if !error.is_data() {
             return not_json(error);
         }
@@ -504,11 +613,14 @@ fn parse_body(body: &[u8]) -> Result<Body, RequestError> {
     Ok(parsed)
 }
 
-fn required_string(body: &Body, field: &'static str) -> Result<String, RequestError> {
-    match body.get(field) {
-        Some(Value::String(value)) if !value.trim().is_empty() => Ok(value.clone()),
-        Some(Value::String(_)) => Err(bad_request(field, format!("`{field}` is empty"))),
-        None | Some(Value::Null) => Err(bad_request(field, format!("`{field}` is missing"))),
+fn required_string<'a>(
+    value: Option<Scalar<'a>>,
+    field: &'static str,
+) -> Result<Cow<'a, str>, RequestError> {
+    match value {
+        Some(Scalar::Text(value)) if !value.trim().is_empty() => Ok(value),
+        Some(Scalar::Text(_)) => Err(bad_request(field, format!("`{field}` is empty"))),
+        None | Some(Scalar::Null) => Err(bad_request(field, format!("`{field}` is missing"))),
         Some(_) => Err(bad_request(field, format!("`{field}` must be a string"))),
     }
 }
@@ -521,13 +633,13 @@ fn bad_request(field: &'static str, message: impl Into<String>) -> RequestError 
 }
 
 #[cfg(test)]
-impl UnverifiedRequest {
-    pub(super) fn headers_for_test(&mut self) -> &mut SignatureHeaders {
+impl<'a> UnverifiedRequest<'a> {
+    pub(super) fn headers_for_test(&mut self) -> &mut SignatureHeaders<'a> {
         &mut self.headers
     }
 
     pub(super) fn urls_for_test(&mut self, urls: Vec<String>) {
-        self.urls = urls;
+        self.urls = Cow::Owned(urls);
     }
 }
 

@@ -52,7 +52,7 @@ impl Request {
         }
     }
 
-    fn build(&self) -> UnverifiedRequest {
+    fn build(&self) -> UnverifiedRequest<'_> {
         let signature = sign(
             self.secret,
             self.signed_url,
@@ -60,14 +60,11 @@ impl Request {
             self.signed_timestamp,
         );
         let headers = SignatureHeaders {
-            signature: vec![signature],
-            version: self
-                .version
-                .map(|v| vec![v.to_string()])
-                .unwrap_or_default(),
-            timestamp: vec![self.sent_timestamp.to_string()],
+            signature: [signature].into_iter().collect(),
+            version: self.version.into_iter().collect(),
+            timestamp: [self.sent_timestamp].into_iter().collect(),
         };
-        UnverifiedRequest::new(headers, self.body.clone().into_bytes(), vec![URL.into()])
+        UnverifiedRequest::new(headers, self.body.as_bytes(), vec![URL.to_string()])
     }
 }
 
@@ -84,8 +81,9 @@ fn rejection(result: Result<VerifiedRequest, RequestError>) -> Rejection {
 
 #[test]
 fn valid_request_verifies_with_hmac() {
+    let valid = Request::valid();
     let verified = Verifier::new(&settings())
-        .verify(Request::valid().build(), now())
+        .verify(valid.build(), now())
         .unwrap();
     assert_eq!(verified.request_id(), REQUEST_ID);
     assert_eq!(verified.contact_number(), NUMBER);
@@ -168,17 +166,14 @@ fn repeated_request_with_same_number_verifies() {
 fn plain_sha256_is_accepted_unless_disabled() {
     let message = scheme::message(SECRET, URL, REQUEST_ID, TIMESTAMP);
     let plain = hex::encode(scheme::sha256(&message));
+    let text = body(REQUEST_ID, NUMBER);
     let build = || {
         let headers = SignatureHeaders {
-            signature: vec![plain.clone()],
-            version: vec![],
-            timestamp: vec![TIMESTAMP.into()],
+            signature: [plain.as_str()].into_iter().collect(),
+            version: HeaderValues::default(),
+            timestamp: [TIMESTAMP].into_iter().collect(),
         };
-        UnverifiedRequest::new(
-            headers,
-            body(REQUEST_ID, NUMBER).into_bytes(),
-            vec![URL.into()],
-        )
+        UnverifiedRequest::new(headers, text.as_bytes(), vec![URL.to_string()])
     };
     let verified = Verifier::new(&settings()).verify(build(), now()).unwrap();
     assert_eq!(verified.scheme(), Scheme::PlainSha256);
@@ -258,8 +253,9 @@ fn timestamp_tolerance_edges() {
         (signed_at + window + chrono::Duration::seconds(1), false),
         (signed_at - window - chrono::Duration::seconds(1), false),
     ];
+    let valid = Request::valid();
     for (now, accepted) in edge_cases {
-        let result = verifier.verify(Request::valid().build(), now);
+        let result = verifier.verify(valid.build(), now);
         match accepted {
             true => assert!(result.is_ok(), "at {now}: {result:?}"),
             false => assert!(
@@ -309,30 +305,30 @@ fn zero_tolerance_disables_the_window() {
 #[test]
 fn missing_and_repeated_headers_are_rejected() {
     let verifier = Verifier::new(&settings());
-    let mut request = Request::valid().build();
-    request.headers_for_test().signature.clear();
+    let valid = Request::valid();
+    let mut request = valid.build();
+    request.headers_for_test().signature = HeaderValues::default();
     assert_eq!(
         rejection(verifier.verify(request, now())),
         Rejection::MissingSignature
     );
 
-    let mut request = Request::valid().build();
-    let copy = request.headers_for_test().signature[0].clone();
-    request.headers_for_test().signature.push(copy);
+    let mut request = valid.build();
+    request.headers_for_test().signature.push("0".repeat(64));
     assert_eq!(
         rejection(verifier.verify(request, now())),
         Rejection::RepeatedHeader("x-justcall-signature")
     );
 
-    let mut request = Request::valid().build();
-    request.headers_for_test().timestamp.clear();
+    let mut request = valid.build();
+    request.headers_for_test().timestamp = HeaderValues::default();
     assert_eq!(
         rejection(verifier.verify(request, now())),
         Rejection::MissingTimestamp
     );
 
-    let mut request = Request::valid().build();
-    request.headers_for_test().signature = vec!["not-hex".into()];
+    let mut request = valid.build();
+    request.headers_for_test().signature = ["not-hex"].into_iter().collect();
     assert_eq!(
         rejection(verifier.verify(request, now())),
         Rejection::MalformedSignature
@@ -342,7 +338,7 @@ fn missing_and_repeated_headers_are_rejected() {
 #[test]
 fn unsigned_request_with_bad_body_is_unauthorized() {
     let headers = SignatureHeaders::default();
-    let request = UnverifiedRequest::new(headers, b"{not json".to_vec(), vec![URL.into()]);
+    let request = UnverifiedRequest::new(headers, b"{not json", vec![URL.to_string()]);
     assert_eq!(
         rejection(Verifier::new(&settings()).verify(request, now())),
         Rejection::MissingSignature
@@ -384,6 +380,11 @@ fn contact_number_errors_come_after_the_signature() {
         serde_json::json!({"request_id": REQUEST_ID}),
         serde_json::json!({"request_id": REQUEST_ID, "contact_number": ""}),
         serde_json::json!({"request_id": REQUEST_ID, "contact_number": ["1"]}),
+        serde_json::json!({"request_id": REQUEST_ID, "contact_number": {"digits": "1"}}),
+        serde_json::json!({"request_id": REQUEST_ID, "contact_number": null}),
+        serde_json::json!({"request_id": REQUEST_ID, "contact_number": true}),
+        serde_json::json!({"request_id": REQUEST_ID, "contact_number": -14155550123_i64}),
+        serde_json::json!({"request_id": REQUEST_ID, "contact_number": 14155550123.5}),
     ];
     for case in cases {
         let request = Request {
@@ -412,16 +413,28 @@ fn numeric_contact_number_is_accepted() {
 }
 
 #[test]
+fn escaped_fields_are_decoded_before_use() {
+    // "\u0030" is "0" and "\u0031" is "1": the signature covers the decoded id.
+    let escaped_id = REQUEST_ID.replacen('0', "\\u0030", 1);
+    let request = Request {
+        body: format!(r#"{{"request_id": "{escaped_id}", "contact_number": "\u00314155550123"}}"#),
+        ..Request::valid()
+    };
+    let verified = Verifier::new(&settings())
+        .verify(request.build(), now())
+        .unwrap();
+    assert_eq!(verified.request_id(), REQUEST_ID);
+    assert_eq!(verified.contact_number(), "14155550123");
+}
+
+#[test]
 fn unverified_mode_skips_the_signature() {
     let open = JustcallSettings {
         verify_signatures: false,
         ..settings()
     };
-    let request = UnverifiedRequest::new(
-        SignatureHeaders::default(),
-        body(REQUEST_ID, NUMBER).into_bytes(),
-        vec![],
-    );
+    let text = body(REQUEST_ID, NUMBER);
+    let request = UnverifiedRequest::new(SignatureHeaders::default(), text.as_bytes(), Vec::new());
     let verified = Verifier::new(&open).verify(request, now()).unwrap();
     assert_eq!(verified.scheme(), Scheme::Unverified);
 }
