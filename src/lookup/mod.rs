@@ -135,7 +135,7 @@ impl Lookup {
     }
 
     /// Runs every adapter's start-up at once and records which failed, and
-    /// starts following purges from other replicas.
+    /// starts following the purges published through Redis.
     pub async fn start_sources(&self) {
         self.follow_shared_purges();
         futures_util::future::join_all(self.inner.sources.iter().map(Source::start)).await;
@@ -288,7 +288,8 @@ impl Lookup {
         }
     }
 
-    /// Applies a purge another replica published.
+    /// Applies a purge published through Redis, by any replica, this one
+    /// included.
     fn apply_purge(inner: &Inner, purge: Purge) {
         match purge {
             Purge::All => inner.cache.clear(),
@@ -298,7 +299,10 @@ impl Lookup {
         }
     }
 
-    /// Follows purges from other replicas for as long as this pipeline is in use.
+    /// Follows the purges published through Redis for as long as this
+    /// pipeline is in use. They include this replica's own purges, which
+    /// Redis sends back. Applying one again removes at most an answer cached
+    /// since.
     fn follow_shared_purges(&self) {
         let Some(shared) = &self.inner.shared else {
             return;
@@ -310,7 +314,7 @@ impl Lookup {
             move || alive.strong_count() > 0,
             move |purge| {
                 if let Some(inner) = target.upgrade() {
-                    tracing::debug!(?purge, "applying a purge from another replica");
+                    tracing::debug!(?purge, "applying a purge received through Redis");
                     Lookup::apply_purge(&inner, purge);
                 }
             },

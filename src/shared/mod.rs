@@ -9,10 +9,12 @@
 
 mod answer;
 
+use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use badgegate_adapter::phone::mask;
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Client, Script};
@@ -69,10 +71,24 @@ pub struct SharedTier {
 }
 
 /// What a purge message asks every replica to drop.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Purge {
+    /// The answer cached for this E.164 number.
     Number(String),
     All,
+}
+
+/// Shows only the last four digits of a purged number, as every log does.
+impl fmt::Debug for Purge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Purge::Number(e164) => f
+                .debug_tuple("Number")
+                .field(&format_args!("{}", mask(e164)))
+                .finish(),
+            Purge::All => f.write_str("All"),
+        }
+    }
 }
 
 impl SharedTier {
@@ -356,5 +372,24 @@ impl SharedTier {
             tracing::warn!("lost the Redis purge subscription; subscribing again");
             tokio::time::sleep(RESUBSCRIBE_DELAY).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Purge;
+
+    #[test]
+    fn purge_debug_masks_number() {
+        let purge = Purge::Number("+14155550123".to_string());
+        let printed = format!("{purge:?}");
+        assert!(!printed.contains("14155550123"), "{printed}");
+        assert!(!printed.contains("4155550"), "{printed}");
+        assert_eq!(printed, "Number(***0123)");
+    }
+
+    #[test]
+    fn purge_debug_shows_all() {
+        assert_eq!(format!("{:?}", Purge::All), "All");
     }
 }
