@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
+use metrics::{counter, gauge, histogram, Counter, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub const REQUESTS: &str = "badgegate_requests_total";
@@ -133,36 +133,42 @@ fn describe() {
     );
 }
 
-/// Returns the counter `name{label="value"}`, registered once per thread for
-/// each pair rather than on every call. The per-request counters take labels
-/// from fixed sets, and the registry's lookup (hashing the name and labels,
-/// then a shared map) would otherwise run several times per request.
-fn fixed_counter(name: &'static str, label: &'static str, value: &'static str) -> Counter {
+/// Adds one to the counter `name{label="value"}`, whose handle is registered
+/// once per thread for each pair rather than on every call. The per-request
+/// counters take labels from fixed sets, and the registry's lookup (hashing
+/// the name and labels, then a shared map) would otherwise run several times
+/// per request. The handle is used where it is kept, not cloned: a clone
+/// would add two atomic operations on a reference count that every worker
+/// thread shares.
+fn increment_fixed_counter(name: &'static str, label: &'static str, value: &'static str) {
     thread_local! {
         static REGISTERED: RefCell<Vec<(usize, usize, Counter)>> = const { RefCell::new(Vec::new()) };
     }
     if HANDLE.get().is_none() {
         // No recorder yet: nothing to keep a handle of.
-        return counter!(name, label => value);
+        counter!(name, label => value).increment(1);
+        return;
     }
     // Names and values are string constants, so their addresses tell them apart.
     let id = (name.as_ptr() as usize, value.as_ptr() as usize);
     REGISTERED.with_borrow_mut(|registered| {
-        if let Some((_, _, counter)) = registered
+        match registered
             .iter()
             .find(|(name_at, value_at, _)| (*name_at, *value_at) == id)
         {
-            return counter.clone();
+            Some((_, _, counter)) => counter.increment(1),
+            None => {
+                let counter = counter!(name, label => value);
+                counter.increment(1);
+                registered.push((id.0, id.1, counter));
+            }
         }
-        let counter = counter!(name, label => value);
-        registered.push((id.0, id.1, counter.clone()));
-        counter
     })
 }
 
 pub fn request_answered(outcome: &'static str, duration: Duration) {
     static DURATION: OnceLock<Histogram> = OnceLock::new();
-    fixed_counter(REQUESTS, "outcome", outcome).increment(1);
+    increment_fixed_counter(REQUESTS, "outcome", outcome);
     if HANDLE.get().is_some() {
         DURATION
             .get_or_init(|| histogram!(REQUEST_DURATION))
@@ -171,17 +177,14 @@ pub fn request_answered(outcome: &'static str, duration: Duration) {
 }
 
 pub fn signature_accepted(scheme: &'static str) {
-    fixed_counter(SIGNATURE_SCHEMES, "scheme", scheme).increment(1);
+    increment_fixed_counter(SIGNATURE_SCHEMES, "scheme", scheme);
 }
 
-pub fn cache_lookup(result: &'static str, entries: u64) {
-    static ENTRIES: OnceLock<Gauge> = OnceLock::new();
-    fixed_counter(CACHE_LOOKUPS, "result", result).increment(1);
-    if HANDLE.get().is_some() {
-        ENTRIES
-            .get_or_init(|| gauge!(CACHE_ENTRIES))
-            .set(entries as f64);
-    }
+/// Counts one cache lookup. The number of cached entries is set when the
+/// metrics are rendered rather than here: counting them takes a lock on
+/// every shard of the cache.
+pub fn cache_lookup(result: &'static str) {
+    increment_fixed_counter(CACHE_LOOKUPS, "result", result);
 }
 
 pub fn cache_size(entries: u64) {

@@ -92,16 +92,16 @@ impl AnswerCache {
         }
     }
 
-    /// Returns the answer cached for `e164`, unless it is past its freshness
-    /// and its stale-if-error period.
+    /// Returns the answer cached for `e164`, unless at `now` it is past its
+    /// freshness and its stale-if-error period.
     ///
     // NOTE: an answer past that period stays in memory until it is read
     // again or evicted for room. The cache is bounded by `cache.max_entries`
     // either way, and sweeping it on a timer would cost a pass over every entry.
-    pub fn get(&self, e164: &str) -> Option<CachedAnswer> {
+    pub fn get(&self, e164: &str, now: Instant) -> Option<CachedAnswer> {
         let key = key(e164);
         let cached = self.entries.get(&key)?;
-        if cached.is_retained(Instant::now(), &self.freshness) {
+        if cached.is_retained(now, &self.freshness) {
             Some(cached)
         } else {
             self.entries

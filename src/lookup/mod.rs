@@ -225,9 +225,10 @@ impl Lookup {
     ) -> LookupResult {
         let deadline = started + self.inner.deadline;
         let key = caller.e164();
-        let cached = self.inner.cache.get(key);
+        let now = Instant::now();
+        let cached = self.inner.cache.get(key, now);
         if let Some(entry) = &cached {
-            match entry.age(Instant::now(), &self.inner.freshness) {
+            match entry.age(now, &self.inner.freshness) {
                 Age::Fresh => return LookupResult::hit(entry.answer.clone()),
                 Age::RefreshDue => {
                     self.refresh_in_background(key, caller);
@@ -323,7 +324,7 @@ impl Lookup {
 
     /// Records a lookup's cache result in the metrics.
     fn count_cache(&self, status: CacheStatus) {
-        crate::telemetry::cache_lookup(status.label(), self.inner.cache.len());
+        crate::telemetry::cache_lookup(status.label());
     }
 
     /// Starts a run that refreshes a cached answer, unless one is in progress.
@@ -418,8 +419,9 @@ impl Inner {
     async fn resolve(&self, key: &str, query: &Query) -> Run {
         // A run that finished between this request's cache read and its
         // start may have stored a fresh answer already.
-        if let Some(cached) = self.cache.get(key) {
-            if cached.age(Instant::now(), &self.freshness) == Age::Fresh {
+        let now = Instant::now();
+        if let Some(cached) = self.cache.get(key, now) {
+            if cached.age(now, &self.freshness) == Age::Fresh {
                 return Run::answered(cached.answer, Vec::new());
             }
         }

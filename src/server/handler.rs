@@ -21,14 +21,10 @@ use crate::signature::{
 };
 use crate::telemetry;
 
-pub async fn contact_badge(
-    request: HttpRequest,
-    payload: web::Payload,
-    app: web::Data<Arc<App>>,
-) -> HttpResponse {
+pub async fn contact_badge(request: HttpRequest, payload: web::Payload) -> HttpResponse {
     let started = Instant::now();
     let span = tracing::info_span!("badge_request", request_id = tracing::field::Empty);
-    let (outcome, response) = answer(request, payload, &app, started)
+    let (outcome, response) = answer(request, payload, started, span.clone())
         .instrument(span)
         .await;
     telemetry::request_answered(outcome, started.elapsed());
@@ -41,10 +37,15 @@ pub async fn contact_badge(
 async fn answer(
     request: HttpRequest,
     payload: web::Payload,
-    app: &App,
     started: Instant,
+    span: tracing::Span,
 ) -> (&'static str, HttpResponse) {
-    let runtime = app.current();
+    // Borrowed rather than extracted as a handler argument: the extractor
+    // clones the `Data`, an atomic operation on a count every worker shares.
+    let runtime = request
+        .app_data::<web::Data<Arc<App>>>()
+        .expect("the badge endpoint is registered with the app's data")
+        .current();
     let justcall = &runtime.settings.justcall;
     let server = &runtime.settings.server;
     if let Some(limiter) = &runtime.client_limiter {
@@ -74,7 +75,7 @@ async fn answer(
     // the timeout below.
     tokio::task::yield_now().await;
     let read = read_body(&request, payload, server.max_body_bytes);
-    let body = match tokio::time::timeout(server.client_timeout, read).await {
+    let body = match tokio::time::timeout_at(started + server.client_timeout, read).await {
         Ok(Ok(body)) => body,
         Ok(Err(rejection)) => return rejection,
         Err(_) => {
@@ -127,7 +128,9 @@ async fn answer(
             return rejected(ErrorCode::BadRequest, message);
         }
     };
-    tracing::Span::current().record("request_id", verified.request_id());
+    // The request's own span, passed in: finding the current one asks the
+    // subscriber even when the span is disabled.
+    span.record("request_id", verified.request_id());
     telemetry::signature_accepted(verified.scheme().label());
 
     let caller = match runtime.lookup.parse_caller(verified.contact_number()) {
