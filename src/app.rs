@@ -60,8 +60,10 @@ impl App {
     }
 
     /// Re-reads the config file. A valid config replaces sources, cache
-    /// settings and secrets, keeping cached answers and the signatures seen;
-    /// an invalid one is logged with every problem and changes nothing.
+    /// settings and secrets, keeping the signatures seen, and keeps the
+    /// cached answers unless a change can alter an answer (see
+    /// [`cache_drop_reason`]). An invalid config is logged with every problem
+    /// and changes nothing.
     pub async fn reload(&self) -> Result<(), Vec<ConfigProblem>> {
         let result = self.build_reloaded();
         let runtime = match result {
@@ -85,14 +87,26 @@ impl App {
         for warning in &runtime.settings.warnings {
             tracing::warn!("{warning}");
         }
-        // Cached answers hold only while the sources that gave them are the
-        // same; a new or changed source may know a caller the old ones did not.
-        if same_sources(&previous.settings, &runtime.settings) {
-            runtime.lookup.import_cache(&previous.lookup);
-        } else {
-            tracing::info!(
-                "the sources changed, so the reloaded config starts with an empty cache"
-            );
+        // With Redis, the shared answers are purged before the new runtime
+        // serves, so that its first lookups cannot copy an old answer from
+        // Redis. The purge also clears every other replica's cache.
+        match cache_drop_reason(&previous, &runtime) {
+            None => {
+                runtime.lookup.import_cache(&previous.lookup);
+                tracing::info!(
+                    answers = runtime.lookup.cached_entries(),
+                    "kept the cached answers, because no change to the config or the sources' files can alter an answer"
+                );
+            }
+            Some(reason) if runtime.lookup.redis_up().is_some() => {
+                runtime.lookup.clear_cache().await;
+                tracing::info!(
+                    "dropped the cached answers in Redis and on every replica, because {reason}"
+                );
+            }
+            Some(reason) => {
+                tracing::info!("dropped the cached answers, because {reason}");
+            }
         }
         let starting = runtime.lookup.clone();
         let names: Vec<String> = runtime
@@ -120,6 +134,34 @@ impl App {
             lookup,
         })
     }
+}
+
+/// Returns why the answers cached under `old` may not hold under `new`, or
+/// `None` when nothing that decides an answer changed. `lookup.mode` and the
+/// deadlines are not compared: they change when an answer arrives, not which.
+fn cache_drop_reason(old: &Runtime, new: &Runtime) -> Option<String> {
+    if !same_sources(&old.settings, &new.settings) {
+        return Some("the [[sources]] entries changed".to_string());
+    }
+    // The region decides how numbers without a country code parse, in the
+    // caller's number and in every stored record.
+    if old.settings.lookup.default_region != new.settings.lookup.default_region {
+        return Some("lookup.default_region changed".to_string());
+    }
+    if old.settings.lookup.on_multiple_matches != new.settings.lookup.on_multiple_matches {
+        return Some("lookup.on_multiple_matches changed".to_string());
+    }
+    // Sources read at build time, such as contacts files, were read again.
+    let sources = old.lookup.sources().iter().zip(new.lookup.sources());
+    for (old_source, new_source) in sources {
+        if old_source.adapter.content_digest() != new_source.adapter.content_digest() {
+            return Some(format!(
+                "the data that source `{}` loads changed",
+                new_source.name
+            ));
+        }
+    }
+    None
 }
 
 /// Whether both configs have the same sources with the same keys.

@@ -1177,6 +1177,130 @@ async fn reload_lets_in_flight_request_finish() {
     );
 }
 
+/// Contacts stored without a country code, so `lookup.default_region`
+/// decides which number the row lists.
+const NATIONAL_CONTACTS: &str = "name,phone,email,profile_link\n\
+Dana Scully,(650) 555-0142,,https://crm.example.com/contacts/4\n";
+
+/// Dana Scully's number as a US caller, in the form JustCall sends.
+const DANA_NUMBER: &str = "16505550142";
+
+/// Waits until the gateway has logged `count` applied reloads, and returns
+/// whether it did within [`BACKGROUND_BOUND`]. The line comes after the new
+/// config serves.
+async fn wait_for_reloads(gateway: &Gateway, count: usize) -> bool {
+    let limit = Instant::now() + BACKGROUND_BOUND;
+    loop {
+        if gateway.logs().matches("config reloaded").count() >= count {
+            return true;
+        }
+        if Instant::now() > limit {
+            return false;
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// Returns the lines of the gateway's log that contain `text`.
+fn log_lines_containing(gateway: &Gateway, text: &str) -> Vec<String> {
+    gateway
+        .logs()
+        .lines()
+        .filter(|line| line.contains(text))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn reload_with_new_region_drops_cache() {
+    let contacts = contacts_file(NATIONAL_CONTACTS);
+    let config = format!(
+        "[justcall]\nsecrets = [\"{SECRET}\"]\n\n[lookup]\ndefault_region = \"US\"\n{}",
+        file_source("contacts", contacts.path())
+    );
+    let gateway = Gateway::start(&config).await;
+    let before = gateway.request_badge(SECRET, DANA_NUMBER).await;
+    assert_eq!(before.status, 200, "{}", before.text);
+    assert_eq!(
+        before.data("contact_name"),
+        "Dana Scully",
+        "{}",
+        before.text
+    );
+
+    // Read in GB, the stored (650) 555-0142 is no longer +1 650 555 0142, so
+    // a cached badge would name the wrong person.
+    let original = std::fs::read_to_string(gateway.config_path()).expect("reading the config");
+    let in_gb = original.replace("default_region = \"US\"", "default_region = \"GB\"");
+    assert_ne!(in_gb, original, "the config has no default_region line");
+    rewrite_config(&gateway, &in_gb);
+    send_sighup(&gateway);
+    assert!(
+        wait_for_reloads(&gateway, 1).await,
+        "no line says the config reloaded; the logs are:\n{}",
+        gateway.logs()
+    );
+    let dropped_lines = log_lines_containing(&gateway, "dropped the cached answers");
+    assert_eq!(dropped_lines.len(), 1, "{}", gateway.logs());
+    assert!(
+        dropped_lines[0].contains("lookup.default_region changed"),
+        "the line does not name the change: {}",
+        dropped_lines[0]
+    );
+
+    let after = gateway.request_badge(SECRET, DANA_NUMBER).await;
+    assert_eq!(after.status, 200, "{}", after.text);
+    assert_eq!(after.error_code(), "not_found", "{}", after.text);
+}
+
+#[tokio::test]
+async fn reload_rereads_edited_contacts_file() {
+    let contacts = contacts_file(ADA_CONTACTS);
+    let config = format!(
+        "[justcall]\nsecrets = [\"{SECRET}\"]\n{}",
+        file_source("contacts", contacts.path())
+    );
+    let gateway = Gateway::start(&config).await;
+    let first = gateway.request_badge(SECRET, ADA_NUMBER).await;
+    assert_eq!(first.data("contact_name"), "Ada Lovelace", "{}", first.text);
+
+    // Neither the config nor the file changed, so the cache is kept.
+    send_sighup(&gateway);
+    assert!(
+        wait_for_reloads(&gateway, 1).await,
+        "no line says the config reloaded; the logs are:\n{}",
+        gateway.logs()
+    );
+    let kept_lines = log_lines_containing(&gateway, "kept the cached answers");
+    assert_eq!(kept_lines.len(), 1, "{}", gateway.logs());
+    assert!(kept_lines[0].contains("answers=1"), "{}", kept_lines[0]);
+    assert!(
+        log_lines_containing(&gateway, "dropped the cached answers").is_empty(),
+        "{}",
+        gateway.logs()
+    );
+
+    let renamed = ADA_CONTACTS.replace("Ada Lovelace", "Ada King");
+    std::fs::write(contacts.path(), renamed).expect("rewriting the contacts file failed");
+    send_sighup(&gateway);
+    assert!(
+        wait_for_reloads(&gateway, 2).await,
+        "no second line says the config reloaded; the logs are:\n{}",
+        gateway.logs()
+    );
+    let dropped_lines = log_lines_containing(&gateway, "dropped the cached answers");
+    assert_eq!(dropped_lines.len(), 1, "{}", gateway.logs());
+    assert!(
+        dropped_lines[0].contains("source `contacts`"),
+        "the line does not name the source: {}",
+        dropped_lines[0]
+    );
+
+    let after = gateway.request_badge(SECRET, ADA_NUMBER).await;
+    assert_eq!(after.status, 200, "{}", after.text);
+    assert_eq!(after.data("contact_name"), "Ada King", "{}", after.text);
+}
+
 /// Runs `badgegate lookup` with `arguments` and returns its exit status,
 /// standard output and standard error.
 async fn run_lookup(arguments: &[&str]) -> (std::process::ExitStatus, String, String) {

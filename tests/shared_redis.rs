@@ -855,3 +855,68 @@ async fn redis_up_metric_follows_redis() {
         "after Redis stopped:\n{metrics}"
     );
 }
+
+/// Replaces `gateway`'s config file with `text` and sends SIGHUP, then waits
+/// until the gateway logs that the new config serves.
+async fn reload_config(gateway: &Gateway, text: &str) {
+    let path = gateway.config_path();
+    let staging = path.with_extension("toml.new");
+    std::fs::write(&staging, text).expect("writing the new config failed");
+    std::fs::rename(&staging, path).expect("replacing the config failed");
+    let status = std::process::Command::new("kill")
+        .arg("-HUP")
+        .arg(gateway.pid().to_string())
+        .status()
+        .expect("running `kill -HUP` failed");
+    assert!(status.success(), "`kill -HUP` exited with {status}");
+    let reloaded = gateway
+        .wait_for_log_line(|line| line.contains("config reloaded"))
+        .await;
+    assert!(
+        reloaded.is_some(),
+        "no line says the config reloaded; the logs are:\n{}",
+        gateway.logs()
+    );
+}
+
+#[tokio::test]
+async fn reload_that_drops_cache_purges_redis() {
+    let Some(redis) = RedisServer::start_or_skip("reload_that_drops_cache_purges_redis") else {
+        return;
+    };
+    let _slot = test_slot().await;
+    let prefix = key_prefix("reload");
+    let hubspot = MockServer::start().await;
+    contact_mock(ADA_NUMBER).mount(&hubspot).await;
+    let a = Replica::start("A", &redis, &prefix, &hubspot, &Options::default()).await;
+
+    let (first, first_cache) = a.lookup_logged(ADA_NUMBER).await;
+    assert_badge("A", &first, ADA_NUMBER);
+    assert_eq!(first_cache, MISS, "A's log:\n{}", a.gateway.logs());
+    assert!(
+        wait_for_shared_answer(&redis, &prefix, ADA_E164, BACKGROUND_BOUND).await,
+        "A did not store its answer in Redis within {} s",
+        BACKGROUND_BOUND.as_secs()
+    );
+
+    // A new default region drops the cache. The mock stores the number with
+    // its country code, so the record still matches in GB.
+    let original =
+        std::fs::read_to_string(a.gateway.config_path()).expect("reading the config failed");
+    let in_gb = original.replace("[lookup]\n", "[lookup]\ndefault_region = \"GB\"\n");
+    assert_ne!(in_gb, original, "the config has no [lookup] table");
+    reload_config(&a.gateway, &in_gb).await;
+    assert_eq!(
+        a.log_lines_containing("dropped the cached answers in Redis"),
+        1,
+        "A's log:\n{}",
+        a.gateway.logs()
+    );
+    let answers = redis.keys(&format!("{prefix}answer:*"));
+    assert!(answers.is_empty(), "answers left in Redis: {answers:?}");
+
+    let (after, after_cache) = a.lookup_logged(ADA_NUMBER).await;
+    assert_badge("A", &after, ADA_NUMBER);
+    assert_eq!(after_cache, MISS, "A's log:\n{}", a.gateway.logs());
+    assert_eq!(search_calls(&hubspot).await, 2);
+}

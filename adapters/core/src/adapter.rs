@@ -33,6 +33,17 @@ pub trait Adapter: Send + Sync {
     /// decides from it whether a retry may help. Never put a credential or
     /// the upstream's response body into an error.
     async fn find(&self, query: &Query) -> Result<Vec<Contact>, LookupError>;
+
+    /// Digest of the data the adapter read when it was built, such as a
+    /// local file's contents. A config reload keeps the gateway's cached
+    /// answers only while every source's keys and digest are unchanged, so
+    /// an adapter whose results come from data loaded at build time returns
+    /// one.
+    /// The default, `None`, suits an adapter whose answers come from the
+    /// service it calls.
+    fn content_digest(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// What the gateway hands an [`AdapterFactory`] besides the adapter's own keys.

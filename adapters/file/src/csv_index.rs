@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{DefaultHasher, Hasher};
 use std::path::Path;
 
 use badgegate_adapter::{Contact, Region};
@@ -23,6 +24,9 @@ pub(crate) struct ContactIndex {
     contacts: Vec<Contact>,
     /// Positions in `contacts` of the rows that list each number, ascending.
     by_e164: HashMap<String, Vec<usize>>,
+    /// SipHash of the file's bytes. `DefaultHasher::new` uses fixed keys, so
+    /// equal files give equal digests within one build of the gateway.
+    digest: u64,
 }
 
 impl ContactIndex {
@@ -49,6 +53,9 @@ impl ContactIndex {
         bytes: &[u8],
         region: Region,
     ) -> Result<ContactIndex, LoadError> {
+        let mut hasher = DefaultHasher::new();
+        hasher.write(bytes);
+        let digest = hasher.finish();
         let bytes = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -81,7 +88,10 @@ impl ContactIndex {
             }
         };
 
-        let mut index = ContactIndex::default();
+        let mut index = ContactIndex {
+            digest,
+            ..ContactIndex::default()
+        };
         loop {
             match reader.read_byte_record(&mut record) {
                 Ok(true) => {}
@@ -147,6 +157,10 @@ impl ContactIndex {
 
     pub(crate) fn len(&self) -> usize {
         self.contacts.len()
+    }
+
+    pub(crate) fn digest(&self) -> u64 {
+        self.digest
     }
 
     fn insert(&mut self, row: ContactRow) {
@@ -311,6 +325,18 @@ mod tests {
         let index = parse(&text).unwrap();
         assert_eq!(index.len(), 1);
         assert_eq!(index.find("+14155550123")[0].id, "line 6");
+    }
+
+    #[test]
+    fn digest_follows_file_bytes() {
+        let ada = format!("{HEADER}Ada,+1 415 555 0123,,https://crm.example.com/1\n");
+        let ada_again = parse(&ada).unwrap().digest();
+        assert_eq!(parse(&ada).unwrap().digest(), ada_again);
+
+        let renamed = ada.replace("Ada", "Ada King");
+        assert_ne!(parse(&renamed).unwrap().digest(), ada_again);
+        let trailing_line = format!("{ada}\n");
+        assert_ne!(parse(&trailing_line).unwrap().digest(), ada_again);
     }
 
     #[test]

@@ -14,7 +14,8 @@
 //!
 //! The file is read once, when the adapter is built, so `badgegate check`
 //! reports every bad row with its line and column. Changes to the file take
-//! effect when the gateway builds its sources again.
+//! effect when the gateway builds its sources again, on a config reload or a
+//! restart.
 
 mod csv_index;
 mod row;
@@ -110,6 +111,10 @@ impl fmt::Debug for FileAdapter {
 impl Adapter for FileAdapter {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn content_digest(&self) -> Option<u64> {
+        Some(self.index.digest())
     }
 
     /// Returns every row that lists the caller's number, in file order. Never
