@@ -513,11 +513,11 @@ impl CachedToken {
     }
 
     fn is_fresh(&self, now: Instant) -> bool {
-        self.refresh_at.map_or(true, |refresh_at| now < refresh_at)
+        self.refresh_at.is_none_or(|refresh_at| now < refresh_at)
     }
 
     fn is_unexpired(&self, now: Instant) -> bool {
-        self.expires_at.map_or(true, |expires_at| now < expires_at)
+        self.expires_at.is_none_or(|expires_at| now < expires_at)
     }
 }
 
