@@ -28,7 +28,7 @@ async fn metrics(app: web::Data<Arc<App>>) -> HttpResponse {
     crate::telemetry::cache_size(runtime.lookup.cached_entries());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(app.metrics.render())
+        .body(crate::telemetry::render(&app.metrics))
 }
 
 async fn healthz() -> HttpResponse {

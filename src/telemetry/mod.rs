@@ -3,11 +3,12 @@
 //! values from fixed sets or the config (outcomes, schemes, source names),
 //! never a phone number or a request id.
 
-use std::cell::RefCell;
+mod per_thread;
+
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use metrics::{counter, gauge, histogram, Counter, Histogram};
+use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub const REQUESTS: &str = "badgegate_requests_total";
@@ -58,17 +59,26 @@ pub fn install() -> PrometheusHandle {
         .clone()
 }
 
+/// Returns the metrics in Prometheus text format, with every thread's
+/// per-request counts added.
+pub fn render(handle: &PrometheusHandle) -> String {
+    per_thread::collect();
+    handle.render()
+}
+
 /// How often histogram samples are folded into their buckets.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Folds recorded histogram samples into their buckets on a timer. Samples
-/// are otherwise kept until `/metrics` is read, so an unscraped gateway
-/// would grow by every request's latency.
+/// Adds the threads' per-request counts to the recorder and folds histogram
+/// samples into their buckets, on a timer. Samples are otherwise kept until
+/// `/metrics` is read, so an unscraped gateway would grow by every request's
+/// latency.
 fn start_upkeep(handle: PrometheusHandle) {
     let started = std::thread::Builder::new()
         .name("metrics-upkeep".into())
         .spawn(move || loop {
             std::thread::sleep(UPKEEP_INTERVAL);
+            per_thread::collect();
             handle.run_upkeep();
         });
     if let Err(error) = started {
@@ -133,46 +143,21 @@ fn describe() {
     );
 }
 
-/// Adds one to the counter `name{label="value"}`, whose handle is registered
-/// once per thread for each pair rather than on every call. The per-request
-/// counters take labels from fixed sets, and the registry's lookup (hashing
-/// the name and labels, then a shared map) would otherwise run several times
-/// per request. The handle is used where it is kept, not cloned: a clone
-/// would add two atomic operations on a reference count that every worker
-/// thread shares.
+/// Adds one to the counter `name{label="value"}`, in this thread's counts
+/// once a recorder is installed.
 fn increment_fixed_counter(name: &'static str, label: &'static str, value: &'static str) {
-    thread_local! {
-        static REGISTERED: RefCell<Vec<(usize, usize, Counter)>> = const { RefCell::new(Vec::new()) };
-    }
     if HANDLE.get().is_none() {
-        // No recorder yet: nothing to keep a handle of.
+        // No recorder that would collect the thread's counts.
         counter!(name, label => value).increment(1);
         return;
     }
-    // Names and values are string constants, so their addresses tell them apart.
-    let id = (name.as_ptr() as usize, value.as_ptr() as usize);
-    REGISTERED.with_borrow_mut(|registered| {
-        match registered
-            .iter()
-            .find(|(name_at, value_at, _)| (*name_at, *value_at) == id)
-        {
-            Some((_, _, counter)) => counter.increment(1),
-            None => {
-                let counter = counter!(name, label => value);
-                counter.increment(1);
-                registered.push((id.0, id.1, counter));
-            }
-        }
-    })
+    per_thread::increment(name, label, value);
 }
 
 pub fn request_answered(outcome: &'static str, duration: Duration) {
-    static DURATION: OnceLock<Histogram> = OnceLock::new();
     increment_fixed_counter(REQUESTS, "outcome", outcome);
     if HANDLE.get().is_some() {
-        DURATION
-            .get_or_init(|| histogram!(REQUEST_DURATION))
-            .record(duration.as_secs_f64());
+        per_thread::record_duration(duration.as_secs_f64());
     }
 }
 
