@@ -8,7 +8,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{
@@ -134,20 +133,6 @@ async fn search_calls(hubspot: &MockServer) -> usize {
         .iter()
         .filter(|request| request.url.path() == SEARCH_PATH)
         .count()
-}
-
-/// Sends SIGHUP to the gateway with the system's `kill` command.
-fn send_sighup(gateway: &Gateway) {
-    let status = Command::new("kill")
-        .arg("-HUP")
-        .arg(gateway.pid().to_string())
-        .status()
-        .expect("running `kill -HUP` failed");
-    assert!(
-        status.success(),
-        "`kill -HUP {}` exited with {status}",
-        gateway.pid()
-    );
 }
 
 /// Reads a response into the harness's [`Reply`].
@@ -1003,15 +988,6 @@ async fn json_logs_carry_request_spans() {
     assert_eq!(rejection["level"], "WARN", "{all}");
 }
 
-/// Writes `text` as the gateway's config file, replacing it whole so the
-/// gateway never reads a half-written file.
-fn rewrite_config(gateway: &Gateway, text: &str) {
-    let path = gateway.config_path();
-    let staging = path.with_extension("toml.new");
-    std::fs::write(&staging, text).expect("writing the new config failed");
-    std::fs::rename(&staging, path).expect("replacing the config failed");
-}
-
 #[tokio::test]
 async fn sighup_reload_adds_source_and_rejects_invalid() {
     let first = contacts_file(ADA_CONTACTS);
@@ -1033,8 +1009,8 @@ async fn sighup_reload_adds_source_and_rejects_invalid() {
     // be listed instead of polling for Grace.
     let original = std::fs::read_to_string(gateway.config_path()).expect("reading the config");
     let with_second = format!("{original}{}", file_source("second", later.path()));
-    rewrite_config(&gateway, &with_second);
-    send_sighup(&gateway);
+    gateway.rewrite_config(&with_second);
+    gateway.send_sighup();
     let both = poll_readyz(&admin, |reply| {
         reply.status == 200 && reply.body["sources"].get("second").is_some()
     })
@@ -1064,8 +1040,8 @@ async fn sighup_reload_adds_source_and_rejects_invalid() {
 
     let misspelt = with_second.replace("deadline_ms = 1500", "deadline_msec = 1500");
     assert_ne!(misspelt, with_second, "the config has no deadline_ms line");
-    rewrite_config(&gateway, &misspelt);
-    send_sighup(&gateway);
+    gateway.rewrite_config(&misspelt);
+    gateway.send_sighup();
     let rejected = gateway
         .wait_for_log_line(|line| line.contains(" ERROR ") && line.contains("deadline_msec"))
         .await;
@@ -1143,7 +1119,7 @@ async fn reload_lets_in_flight_request_finish() {
         tokio::spawn(async move { gateway.request_badge(SECRET, ADA_NUMBER).await })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
-    send_sighup(&gateway);
+    gateway.send_sighup();
     let reply = in_flight.await.expect("the request task panicked");
 
     assert_eq!(reply.status, 200, "{}", reply.text);
@@ -1233,8 +1209,8 @@ async fn reload_with_new_region_drops_cache() {
     let original = std::fs::read_to_string(gateway.config_path()).expect("reading the config");
     let in_gb = original.replace("default_region = \"US\"", "default_region = \"GB\"");
     assert_ne!(in_gb, original, "the config has no default_region line");
-    rewrite_config(&gateway, &in_gb);
-    send_sighup(&gateway);
+    gateway.rewrite_config(&in_gb);
+    gateway.send_sighup();
     assert!(
         wait_for_reloads(&gateway, 1).await,
         "no line says the config reloaded; the logs are:\n{}",
@@ -1265,7 +1241,7 @@ async fn reload_rereads_edited_contacts_file() {
     assert_eq!(first.data("contact_name"), "Ada Lovelace", "{}", first.text);
 
     // Neither the config nor the file changed, so the cache is kept.
-    send_sighup(&gateway);
+    gateway.send_sighup();
     assert!(
         wait_for_reloads(&gateway, 1).await,
         "no line says the config reloaded; the logs are:\n{}",
@@ -1282,7 +1258,7 @@ async fn reload_rereads_edited_contacts_file() {
 
     let renamed = ADA_CONTACTS.replace("Ada Lovelace", "Ada King");
     std::fs::write(contacts.path(), renamed).expect("rewriting the contacts file failed");
-    send_sighup(&gateway);
+    gateway.send_sighup();
     assert!(
         wait_for_reloads(&gateway, 2).await,
         "no second line says the config reloaded; the logs are:\n{}",

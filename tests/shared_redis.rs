@@ -859,16 +859,8 @@ async fn redis_up_metric_follows_redis() {
 /// Replaces `gateway`'s config file with `text` and sends SIGHUP, then waits
 /// until the gateway logs that the new config serves.
 async fn reload_config(gateway: &Gateway, text: &str) {
-    let path = gateway.config_path();
-    let staging = path.with_extension("toml.new");
-    std::fs::write(&staging, text).expect("writing the new config failed");
-    std::fs::rename(&staging, path).expect("replacing the config failed");
-    let status = std::process::Command::new("kill")
-        .arg("-HUP")
-        .arg(gateway.pid().to_string())
-        .status()
-        .expect("running `kill -HUP` failed");
-    assert!(status.success(), "`kill -HUP` exited with {status}");
+    gateway.rewrite_config(text);
+    gateway.send_sighup();
     let reloaded = gateway
         .wait_for_log_line(|line| line.contains("config reloaded"))
         .await;

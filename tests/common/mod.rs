@@ -221,6 +221,29 @@ impl Gateway {
         self.child.id()
     }
 
+    /// Writes `text` as the gateway's config file, replacing it whole so the
+    /// gateway never reads a half-written file.
+    pub fn rewrite_config(&self, text: &str) {
+        let path = self.config_path();
+        let staging = path.with_extension("toml.new");
+        std::fs::write(&staging, text).expect("writing the new config failed");
+        std::fs::rename(&staging, path).expect("replacing the config failed");
+    }
+
+    /// Sends SIGHUP to the gateway with the system's `kill` command.
+    pub fn send_sighup(&self) {
+        let status = Command::new("kill")
+            .arg("-HUP")
+            .arg(self.pid().to_string())
+            .status()
+            .expect("running `kill -HUP` failed");
+        assert!(
+            status.success(),
+            "`kill -HUP {}` exited with {status}",
+            self.pid()
+        );
+    }
+
     /// Sends SIGTERM to the gateway with the system's `kill` command.
     pub fn terminate(&self) {
         let status = Command::new("kill")
