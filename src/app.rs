@@ -39,7 +39,8 @@ impl App {
     pub fn new(settings: Settings, registry: Registry) -> Result<Arc<App>, Vec<ConfigProblem>> {
         let metrics = telemetry::install();
         let sources = registry.build_sources(&settings)?;
-        let lookup = Lookup::new(&settings, sources, shared_tier(&settings));
+        let shared = shared_tier(&settings, &sources);
+        let lookup = Lookup::new(&settings, sources, shared);
         let verifier = Verifier::new(&settings.justcall);
         Ok(Arc::new(App {
             config_path: settings.path.clone(),
@@ -87,21 +88,17 @@ impl App {
         for warning in &runtime.settings.warnings {
             tracing::warn!("{warning}");
         }
-        // With Redis, the shared answers are purged before the new runtime
-        // serves, so that its first lookups cannot copy an old answer from
-        // Redis. The purge also clears every other replica's cache.
+        // Answers shared through Redis need no purge here: they are stored
+        // under the config's answer generation, which changes with every
+        // change that drops the cache, so the new runtime does not read
+        // answers found under the old config, and lookups still running
+        // under it store theirs where the new runtime does not look.
         match cache_drop_reason(&previous, &runtime) {
             None => {
                 runtime.lookup.import_cache(&previous.lookup);
                 tracing::info!(
                     answers = runtime.lookup.cached_entries(),
                     "kept the cached answers, because no change to the config or the sources' files can alter an answer"
-                );
-            }
-            Some(reason) if runtime.lookup.redis_up().is_some() => {
-                runtime.lookup.clear_cache().await;
-                tracing::info!(
-                    "dropped the cached answers in Redis and on every replica, because {reason}"
                 );
             }
             Some(reason) => {
@@ -125,7 +122,8 @@ impl App {
     fn build_reloaded(&self) -> Result<Runtime, Vec<ConfigProblem>> {
         let settings = config::load(&self.config_path)?;
         let sources = self.registry.build_sources(&settings)?;
-        let lookup = Lookup::new(&settings, sources, shared_tier(&settings));
+        let shared = shared_tier(&settings, &sources);
+        let lookup = Lookup::new(&settings, sources, shared);
         let verifier = self.current().verifier.reloaded(&settings.justcall);
         Ok(Runtime {
             client_limiter: settings.server.rate_limit_per_ip.map(ClientLimiter::new),

@@ -88,7 +88,10 @@ pub fn run(registry: Registry) -> ExitCode {
         Command::Lookup { number, json } => {
             let _log = logging::init(&settings.log);
             let lookup = match registry.build_sources(&settings) {
-                Ok(sources) => Lookup::new(&settings, sources, shared_tier(&settings)),
+                Ok(sources) => {
+                    let shared = shared_tier(&settings, &sources);
+                    Lookup::new(&settings, sources, shared)
+                }
                 Err(problems) => return report(&problems),
             };
             runtime.block_on(trace::run(&lookup, &number, json))

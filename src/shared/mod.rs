@@ -8,6 +8,7 @@
 //! reconnects on its own.
 
 mod answer;
+mod generation;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +26,7 @@ use crate::config::RedisSettings;
 use crate::telemetry;
 
 pub use answer::{StoredAnswer, StoredBadge};
+pub use generation::answer_generation;
 
 /// Width of the rate-limit window, with the same margin as the local limiter.
 // NOTE: the window spaces the start of calls, not their arrival at the CRM;
@@ -44,10 +46,14 @@ const LIVENESS_CHECK: Duration = Duration::from_secs(5);
 /// Delay between attempts to re-subscribe to purges after a failure.
 const RESUBSCRIBE_DELAY: Duration = Duration::from_secs(1);
 
-/// Builds the shared tier when `[redis] url` is set.
-pub fn shared_tier(settings: &crate::config::Settings) -> Option<Arc<SharedTier>> {
+/// Builds the shared tier when `[redis] url` is set, storing answers under
+/// the generation of `settings` and `sources`.
+pub fn shared_tier(
+    settings: &crate::config::Settings,
+    sources: &[crate::lookup::Source],
+) -> Option<Arc<SharedTier>> {
     let redis = settings.redis.as_ref()?;
-    match SharedTier::new(redis) {
+    match SharedTier::new(redis, answer_generation(settings, sources)) {
         Ok(tier) => Some(tier),
         Err(error) => {
             tracing::error!(%error, "cannot use redis.url; running without the shared tier");
@@ -65,6 +71,8 @@ pub struct SharedTier {
     /// When the last attempt to connect failed.
     last_failed_connect: std::sync::Mutex<Option<Instant>>,
     prefix: String,
+    /// See [`answer_generation`]; part of every answer's key.
+    generation: String,
     timeout: Duration,
     healthy: AtomicBool,
     rate_script: Script,
@@ -94,13 +102,17 @@ impl fmt::Debug for Purge {
 impl SharedTier {
     /// Prepares the client; the connection is made on first use, so a Redis
     /// that is down at start does not stop the gateway.
-    pub fn new(settings: &RedisSettings) -> Result<Arc<SharedTier>, redis::RedisError> {
+    pub fn new(
+        settings: &RedisSettings,
+        generation: String,
+    ) -> Result<Arc<SharedTier>, redis::RedisError> {
         let client = Client::open(settings.url.expose())?;
         Ok(Arc::new(SharedTier {
             client,
             connection: Mutex::new(None),
             last_failed_connect: std::sync::Mutex::new(None),
             prefix: settings.key_prefix.clone(),
+            generation,
             timeout: settings.timeout,
             healthy: AtomicBool::new(true),
             rate_script: Script::new(include_str!("rate_limit.lua")),
@@ -108,7 +120,7 @@ impl SharedTier {
     }
 
     fn answer_key(&self, e164: &str) -> String {
-        format!("{}answer:{e164}", self.prefix)
+        format!("{}answer:{}:{e164}", self.prefix, self.generation)
     }
 
     fn purge_channel(&self) -> String {
@@ -261,6 +273,11 @@ impl SharedTier {
                 .await;
             }
             Purge::All => {
+                // NOTE: the scan, the unlinks and the publish share one
+                // `redis.timeout_ms`. With many answers stored, or a slow
+                // Redis, the purge times out, is not published to the other
+                // replicas and leaves the answers it had not unlinked; the
+                // failure is logged, but the caller is not told.
                 let pattern = format!("{}answer:*", self.prefix);
                 self.run("purge", async {
                     let mut connection = self.connection().await?;
