@@ -245,6 +245,18 @@ impl Replica {
         read_reply(response).await
     }
 
+    /// Sends `DELETE /cache` with the admin token.
+    async fn purge_all(&self) -> Reply {
+        let response = self
+            .client
+            .delete(self.admin_url("/cache"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("the DELETE to the admin listener failed");
+        read_reply(response).await
+    }
+
     /// Scrapes `GET /metrics`.
     async fn metrics(&self) -> String {
         let response = self
@@ -932,4 +944,45 @@ async fn reload_keeps_old_answers_apart() {
         answers = redis.keys(&format!("{prefix}answer:*"));
     }
     assert_eq!(answers.len(), 2, "one answer per generation: {answers:?}");
+}
+
+/// `DELETE /cache` empties Redis while it is up. A purge that Redis cannot
+/// take is still applied on the replica that got it, and the response is
+/// 503 rather than a success.
+#[tokio::test]
+async fn purge_reports_whether_redis_took_it() {
+    let Some(mut redis) = RedisServer::start_or_skip("purge_reports_whether_redis_took_it") else {
+        return;
+    };
+    let _slot = test_slot().await;
+    let prefix = key_prefix("purge-down");
+    let hubspot = MockServer::start().await;
+    contact_mock(ADA_NUMBER).mount(&hubspot).await;
+    let a = Replica::start("A", &redis, &prefix, &hubspot, &Options::default()).await;
+    let (first, _) = a.lookup_logged(ADA_NUMBER).await;
+    assert_badge("A", &first, ADA_NUMBER);
+    assert!(
+        wait_for_shared_answer(&redis, &prefix, ADA_E164, BACKGROUND_BOUND).await,
+        "A did not store its answer in Redis"
+    );
+    let cleared = a.purge_all().await;
+    assert_eq!(cleared.status, 200, "{}", cleared.text);
+    let answers = redis.keys(&format!("{prefix}answer:*"));
+    assert!(answers.is_empty(), "answers left in Redis: {answers:?}");
+    let (again, _) = a.lookup_logged(ADA_NUMBER).await;
+    assert_badge("A", &again, ADA_NUMBER);
+
+    redis.stop();
+    let one = a.purge(ADA_NUMBER).await;
+    assert_eq!(one.status, 503, "{}", one.text);
+    assert!(one.text.contains("Redis did not"), "{}", one.text);
+    assert!(one.text.contains("\"removed\":true"), "{}", one.text);
+    let all = a.purge_all().await;
+    assert_eq!(all.status, 503, "{}", all.text);
+    assert!(all.text.contains("send the request again"), "{}", all.text);
+
+    // The replica's own cache was emptied all the same.
+    let (after, after_cache) = a.lookup_logged(ADA_NUMBER).await;
+    assert_badge("A", &after, ADA_NUMBER);
+    assert_eq!(after_cache, MISS, "A's log:\n{}", a.gateway.logs());
 }

@@ -85,9 +85,13 @@ async fn purge_number(
             }))
         }
     };
-    let removed = runtime.lookup.purge(&caller).await;
-    tracing::info!(number = %caller.masked(), removed, "purged a cached answer");
-    HttpResponse::Ok().json(json!({"purged": caller.e164(), "removed": removed}))
+    let purged = runtime.lookup.purge(&caller).await;
+    if !purged.shared_complete {
+        tracing::warn!(number = %caller.masked(), removed = purged.removed, "purged a cached answer on this replica only: Redis did not take the purge");
+        return shared_purge_failed(json!({"purged": caller.e164(), "removed": purged.removed}));
+    }
+    tracing::info!(number = %caller.masked(), removed = purged.removed, "purged a cached answer");
+    HttpResponse::Ok().json(json!({"purged": caller.e164(), "removed": purged.removed}))
 }
 
 async fn purge_all(request: HttpRequest, app: web::Data<Arc<App>>) -> HttpResponse {
@@ -96,9 +100,24 @@ async fn purge_all(request: HttpRequest, app: web::Data<Arc<App>>) -> HttpRespon
         return rejection;
     }
     let entries = runtime.lookup.cached_entries();
-    runtime.lookup.clear_cache().await;
+    if !runtime.lookup.clear_cache().await {
+        tracing::warn!(
+            entries,
+            "purged every cached answer on this replica, but Redis did not take the whole purge"
+        );
+        return shared_purge_failed(json!({"purged": "all", "entries": entries}));
+    }
     tracing::info!(entries, "purged every cached answer");
     HttpResponse::Ok().json(json!({"purged": "all", "entries": entries}))
+}
+
+/// 503 for a purge that this replica applied and Redis did not: the body is
+/// `purged`'s fields with an `error` saying what to do.
+fn shared_purge_failed(mut purged: serde_json::Value) -> HttpResponse {
+    purged["error"] = json!(
+        "this replica dropped its cached answers, but Redis did not remove them all or did not tell the other replicas; the log names the Redis error; send the request again once Redis answers"
+    );
+    HttpResponse::ServiceUnavailable().json(purged)
 }
 
 /// Checks `Authorization: Bearer {admin.token}` in constant time and returns

@@ -77,6 +77,16 @@ struct Run {
 
 type SharedRun = Shared<BoxFuture<'static, Arc<Run>>>;
 
+/// The result of purging one number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    /// Whether this replica had an answer cached for the number.
+    pub removed: bool,
+    /// Whether Redis removed its answer and published the purge to the other
+    /// replicas, or `true` without Redis.
+    pub shared_complete: bool,
+}
+
 impl Lookup {
     /// Builds the pipeline; with `shared`, answers, purges and rate limits
     /// are shared with the other replicas through Redis.
@@ -182,12 +192,16 @@ impl Lookup {
 
     /// Removes the cached answer for one number, on every replica when Redis
     /// is configured; returns whether this replica had one.
-    pub async fn purge(&self, caller: &PhoneNumber) -> bool {
+    pub async fn purge(&self, caller: &PhoneNumber) -> Purged {
         let removed = self.inner.cache.remove(caller.e164());
-        if let Some(shared) = &self.inner.shared {
-            shared.purge(Purge::Number(caller.e164().to_string())).await;
+        let shared_complete = match &self.inner.shared {
+            Some(shared) => shared.purge(Purge::Number(caller.e164().to_string())).await,
+            None => true,
+        };
+        Purged {
+            removed,
+            shared_complete,
         }
-        removed
     }
 
     /// Copies every cached answer of `previous` into this pipeline's cache,
@@ -282,10 +296,11 @@ impl Lookup {
     }
 
     /// Removes every cached answer, on every replica when Redis is configured.
-    pub async fn clear_cache(&self) {
+    pub async fn clear_cache(&self) -> bool {
         self.inner.cache.clear();
-        if let Some(shared) = &self.inner.shared {
-            shared.purge(Purge::All).await;
+        match &self.inner.shared {
+            Some(shared) => shared.purge(Purge::All).await,
+            None => true,
         }
     }
 

@@ -43,6 +43,9 @@ const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often a purge follower checks whether its pipeline is still in use.
 const LIVENESS_CHECK: Duration = Duration::from_secs(5);
 
+/// How many keys one step of a purge of every answer asks `SCAN` for.
+const PURGE_BATCH: usize = 1000;
+
 /// Delay between attempts to re-subscribe to purges after a failure.
 const RESUBSCRIBE_DELAY: Duration = Duration::from_secs(1);
 
@@ -259,8 +262,10 @@ impl SharedTier {
         .await;
     }
 
-    /// Removes a number's shared answer and tells every replica to drop its copy.
-    pub async fn purge(&self, purge: Purge) {
+    /// Removes a number's shared answer, or every shared answer, and tells
+    /// every replica to drop its copy. Returns whether Redis did all of it;
+    /// a failure is also logged.
+    pub async fn purge(&self, purge: Purge) -> bool {
         let channel = self.purge_channel();
         match purge {
             Purge::Number(e164) => {
@@ -270,31 +275,50 @@ impl SharedTier {
                     let _: () = connection.del(&key).await?;
                     connection.publish::<_, _, ()>(&channel, e164).await
                 })
-                .await;
+                .await
+                .is_some()
             }
             Purge::All => {
-                // NOTE: the scan, the unlinks and the publish share one
-                // `redis.timeout_ms`. With many answers stored, or a slow
-                // Redis, the purge times out, is not published to the other
-                // replicas and leaves the answers it had not unlinked; the
-                // failure is logged, but the caller is not told.
+                // Each batch of the scan gets its own `redis.timeout_ms`, so
+                // that many stored answers make the purge longer, not failed.
                 let pattern = format!("{}answer:*", self.prefix);
-                self.run("purge", async {
-                    let mut connection = self.connection().await?;
-                    let keys: Vec<String> = {
-                        let mut scan = connection.scan_match::<_, String>(&pattern).await?;
-                        let mut keys = Vec::new();
-                        while let Some(key) = scan.next().await {
-                            keys.push(key);
+                let mut cursor: u64 = 0;
+                let mut complete = true;
+                loop {
+                    let batch = self.run("purge", async {
+                        let mut connection = self.connection().await?;
+                        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                            .arg(cursor)
+                            .arg("MATCH")
+                            .arg(&pattern)
+                            .arg("COUNT")
+                            .arg(PURGE_BATCH)
+                            .query_async(&mut connection)
+                            .await?;
+                        if !keys.is_empty() {
+                            let _: () = connection.unlink(keys.as_slice()).await?;
                         }
-                        keys
-                    };
-                    for chunk in keys.chunks(500) {
-                        let _: () = connection.unlink(chunk).await?;
+                        Ok(next)
+                    });
+                    match batch.await {
+                        Some(0) => break,
+                        Some(next) => cursor = next,
+                        None => {
+                            complete = false;
+                            break;
+                        }
                     }
-                    connection.publish::<_, _, ()>(&channel, "*").await
-                })
-                .await;
+                }
+                // Published after a failed batch too, so that every replica
+                // still drops the answers it holds in memory.
+                let published = self
+                    .run("purge", async {
+                        let mut connection = self.connection().await?;
+                        connection.publish::<_, _, ()>(&channel, "*").await
+                    })
+                    .await
+                    .is_some();
+                complete && published
             }
         }
     }
