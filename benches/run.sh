@@ -316,7 +316,7 @@ if step_enabled miss; then
     # they would on a quiet host, and "awake", where one busy loop per core
     # at the lowest priority keeps them from sleeping. On a virtual machine a
     # core woken from sleep can take tens of microseconds to run the woken
-    # thread, and a proxy adds two such wake-ups per request; the difference
+    # thread, and a proxy adds two such wake-ups per request. The difference
     # between the conditions shows how much of the overhead that is.
     for cpus in idle awake; do
         spinners=()

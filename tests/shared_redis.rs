@@ -973,13 +973,25 @@ async fn purge_reports_whether_redis_took_it() {
     assert_badge("A", &again, ADA_NUMBER);
 
     redis.stop();
-    let one = a.purge(ADA_NUMBER).await;
-    assert_eq!(one.status, 503, "{}", one.text);
-    assert!(one.text.contains("Redis did not"), "{}", one.text);
-    assert!(one.text.contains("\"removed\":true"), "{}", one.text);
-    let all = a.purge_all().await;
-    assert_eq!(all.status, 503, "{}", all.text);
-    assert!(all.text.contains("send the request again"), "{}", all.text);
+    let number_purge = a.purge(ADA_NUMBER).await;
+    assert_eq!(number_purge.status, 503, "{}", number_purge.text);
+    assert!(
+        number_purge.text.contains("Redis did not"),
+        "{}",
+        number_purge.text
+    );
+    assert!(
+        number_purge.text.contains("\"removed\":true"),
+        "{}",
+        number_purge.text
+    );
+    let all_purge = a.purge_all().await;
+    assert_eq!(all_purge.status, 503, "{}", all_purge.text);
+    assert!(
+        all_purge.text.contains("send the request again"),
+        "{}",
+        all_purge.text
+    );
 
     // The replica's own cache was emptied all the same.
     let (after, after_cache) = a.lookup_logged(ADA_NUMBER).await;

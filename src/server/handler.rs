@@ -128,8 +128,8 @@ async fn answer(
             return rejected(ErrorCode::BadRequest, message);
         }
     };
-    // The request's own span, passed in: finding the current one asks the
-    // subscriber even when the span is disabled.
+    // The request's own span, passed in, because looking up the current span
+    // queries the subscriber even when the span is disabled.
     span.record("request_id", verified.request_id());
     telemetry::signature_accepted(verified.scheme().label());
 

@@ -46,8 +46,8 @@ impl<'a> HeaderValues<'a> {
         self.count += 1;
     }
 
-    /// The header's value when it was sent once, `None` when it was not
-    /// sent, and a rejection when it was sent more than once.
+    /// Returns the header's value when it was sent once, `None` when it was
+    /// not sent, and a rejection when it was sent more than once.
     fn single(&self, name: &'static str) -> Result<Option<&str>, RequestError> {
         match self.count {
             0 => Ok(None),
@@ -595,7 +595,8 @@ fn parse_body(body: &[u8]) -> Result<Body<'_>, RequestError> {
         if !error.is_data() {
             return not_json(error);
         }
-        // Not an object; say so only if it is valid JSON at all.
+        // The body is not an object. The message names the object shape only
+        // when the body is valid JSON at all.
         match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
             Err(syntax) => not_json(syntax),
             Ok(_) => bad_request(

@@ -232,28 +232,24 @@ impl Gateway {
 
     /// Sends SIGHUP to the gateway with the system's `kill` command.
     pub fn send_sighup(&self) {
-        let status = Command::new("kill")
-            .arg("-HUP")
-            .arg(self.pid().to_string())
-            .status()
-            .expect("running `kill -HUP` failed");
-        assert!(
-            status.success(),
-            "`kill -HUP {}` exited with {status}",
-            self.pid()
-        );
+        self.send_signal("HUP");
     }
 
     /// Sends SIGTERM to the gateway with the system's `kill` command.
     pub fn terminate(&self) {
+        self.send_signal("TERM");
+    }
+
+    /// Sends the signal `name` (such as `HUP`) with the system's `kill` command.
+    fn send_signal(&self, name: &str) {
         let status = Command::new("kill")
-            .arg("-TERM")
+            .arg(format!("-{name}"))
             .arg(self.pid().to_string())
             .status()
-            .expect("running `kill -TERM` failed");
+            .unwrap_or_else(|error| panic!("running `kill -{name}` failed: {error}"));
         assert!(
             status.success(),
-            "`kill -TERM {}` exited with {status}",
+            "`kill -{name} {}` exited with {status}",
             self.pid()
         );
     }
