@@ -13,6 +13,9 @@ use crate::lookup::Source;
 /// and shared answers are stored under it, so a replica never reads an
 /// answer found under another config, and a lookup still running under a
 /// replaced config cannot store its answer where the new config reads.
+// NOTE: `cache_drop_reason` in app.rs compares the same inputs to decide
+// whether a reload keeps the in-memory cache. An input added to one must be
+// added to the other, or Redis and memory disagree on what an old answer is.
 pub fn answer_generation(settings: &Settings, sources: &[Source]) -> String {
     let mut digest = Sha256::new();
     // Each piece is preceded by its length, so that moving text from one
