@@ -241,16 +241,20 @@ impl Lookup {
         let key = caller.e164();
         let now = Instant::now();
         let cached = self.inner.cache.get(key, now);
-        if let Some(entry) = &cached {
-            match entry.age(now, &self.inner.freshness) {
-                Age::Fresh => return LookupResult::hit(entry.answer.clone()),
+        // The answer moves into the result rather than being cloned: a clone
+        // and a drop would each write the badge's reference count, which
+        // every worker thread that serves this caller shares.
+        let cached = match cached {
+            Some(entry) => match entry.age(now, &self.inner.freshness) {
+                Age::Fresh => return LookupResult::hit(entry.answer),
                 Age::RefreshDue => {
                     self.refresh_in_background(key, caller);
-                    return LookupResult::hit(entry.answer.clone());
+                    return LookupResult::hit(entry.answer);
                 }
-                Age::Stale => {}
-            }
-        }
+                Age::Stale => Some(entry),
+            },
+            None => None,
+        };
 
         let run = self.join_or_start_run(key, caller, request_id, deadline, traced);
         let (unavailable, attempts, stale_shared) = match tokio::time::timeout_at(deadline, run)
@@ -590,11 +594,9 @@ impl Inner {
             chosen: chosen.as_ref().map(|contact| contact.id.clone()),
         });
         match chosen {
-            Some(contact) => Judgement::Decided(Answer::Found(badge(
-                contact,
-                source.badge_label(),
-                query.caller(),
-            ))),
+            Some(contact) => {
+                Judgement::Decided(Answer::Found(badge(contact, &source.name, query.caller())))
+            }
             // Several records match and the policy picks none: another
             // source's single record would still be a guess.
             None if matched_count > 1 => Judgement::Decided(Answer::NotFound),
@@ -625,7 +627,7 @@ impl From<Answer> for Outcome {
 
 /// Builds the badge, falling back to the email and then the caller's number
 /// when the record has no name.
-fn badge(contact: Contact, source: Arc<str>, caller: &PhoneNumber) -> Badge {
+fn badge(contact: Contact, source: &str, caller: &PhoneNumber) -> Badge {
     fn non_blank(value: &Option<String>) -> Option<&str> {
         value
             .as_deref()

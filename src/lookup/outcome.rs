@@ -12,18 +12,19 @@ use super::source::SourceError;
 
 /// The badge JustCall shows, with the source and record it came from.
 ///
-/// A cached badge lives in memory for as long as its entry, so the four texts
-/// share one allocation and a clone only bumps two reference counts.
+/// A cached badge lives in memory for as long as its entry, so the five texts
+/// share one allocation and a clone only bumps one reference count.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Badge {
-    /// Name, profile link, email and record id, one after the other.
+    /// Name, profile link, email, record id and source name, one after the
+    /// other.
     text: Arc<str>,
     name_end: u32,
     link_end: u32,
     /// End of the email in `text`; equal to `link_end` when there is none.
     email_end: u32,
+    id_end: u32,
     has_email: bool,
-    source: Arc<str>,
 }
 
 impl Badge {
@@ -33,7 +34,7 @@ impl Badge {
         contact_name: &str,
         contact_profile_link: &str,
         contact_email: Option<&str>,
-        source: Arc<str>,
+        source: &str,
         contact_id: &str,
     ) -> Self {
         let (name, link, id) = (
@@ -42,8 +43,10 @@ impl Badge {
             cut(contact_id),
         );
         let email = cut(contact_email.unwrap_or_default());
-        let mut text = String::with_capacity(name.len() + link.len() + email.len() + id.len());
-        // Four texts of at most 64 KiB each always fit a u32 offset.
+        let source = cut(source);
+        let mut text =
+            String::with_capacity(name.len() + link.len() + email.len() + id.len() + source.len());
+        // Five texts of at most 64 KiB each always fit a u32 offset.
         let mut push = |part: &str| {
             text.push_str(part);
             text.len() as u32
@@ -51,14 +54,15 @@ impl Badge {
         let name_end = push(name);
         let link_end = push(link);
         let email_end = push(email);
-        push(id);
+        let id_end = push(id);
+        push(source);
         Badge {
             text: Arc::from(text),
             name_end,
             link_end,
             email_end,
+            id_end,
             has_email: contact_email.is_some(),
-            source,
         }
     }
 
@@ -77,12 +81,12 @@ impl Badge {
 
     /// Names the source the badge came from; not sent to JustCall.
     pub fn source(&self) -> &str {
-        &self.source
+        &self.text[self.id_end as usize..]
     }
 
     /// Returns the id of the record the badge came from; not sent to JustCall.
     pub fn contact_id(&self) -> &str {
-        &self.text[self.email_end as usize..]
+        &self.text[self.email_end as usize..self.id_end as usize]
     }
 }
 
@@ -270,7 +274,7 @@ mod tests {
             "Ada Lovelace",
             "https://crm.example.com/contacts/42",
             Some("ada@example.com"),
-            Arc::from("hubspot"),
+            "hubspot",
             "42",
         );
         assert_eq!(badge.contact_name(), "Ada Lovelace");
@@ -293,8 +297,8 @@ mod tests {
 
     #[test]
     fn badge_tells_a_missing_email_from_an_empty_one() {
-        let without = Badge::new("Ada", "https://l", None, Arc::from("s"), "1");
-        let empty = Badge::new("Ada", "https://l", Some(""), Arc::from("s"), "1");
+        let without = Badge::new("Ada", "https://l", None, "s", "1");
+        let empty = Badge::new("Ada", "https://l", Some(""), "s", "1");
         assert_eq!(without.contact_email(), None);
         assert_eq!(empty.contact_email(), Some(""));
         assert_ne!(without, empty);
@@ -306,7 +310,7 @@ mod tests {
     #[test]
     fn badge_cuts_an_overlong_field_at_a_character_boundary() {
         let name = "é".repeat(MAX_FIELD_BYTES);
-        let badge = Badge::new(&name, "https://l", None, Arc::from("s"), "7");
+        let badge = Badge::new(&name, "https://l", None, "s", "7");
         assert!(badge.contact_name().len() <= MAX_FIELD_BYTES);
         assert!(badge.contact_name().chars().all(|c| c == 'é'));
         assert_eq!(badge.contact_profile_link(), "https://l");

@@ -1,7 +1,6 @@
 //! Conversion between cached answers and the answers stored in Redis, whose
 //! times are Unix milliseconds because every replica has its own clock base.
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
@@ -39,7 +38,7 @@ pub fn to_cached(stored: &StoredAnswer) -> CachedAnswer {
             &badge.name,
             &badge.link,
             badge.email.as_deref(),
-            Arc::from(badge.source.as_str()),
+            &badge.source,
             &badge.contact_id,
         )),
         None => Answer::NotFound,

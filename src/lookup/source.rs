@@ -35,8 +35,6 @@ pub struct SourcePolicy {
 /// A built adapter with the protections every source gets.
 pub struct Source {
     pub name: String,
-    /// The name again, shared by every badge this source produced.
-    badge_label: Arc<str>,
     pub kind: String,
     pub policy: SourcePolicy,
     pub adapter: Arc<dyn Adapter>,
@@ -118,7 +116,6 @@ impl Source {
             circuit: CircuitBreaker::new(policy.circuit_failures, policy.circuit_open_for),
             readiness: Mutex::new(Readiness::Starting),
             shared: None,
-            badge_label: Arc::from(name.as_str()),
             name,
             kind,
             policy,
@@ -129,11 +126,6 @@ impl Source {
     /// Shares the source's rate limit with the other replicas through Redis.
     pub fn share_rate_limit(&mut self, shared: Option<Arc<SharedTier>>) {
         self.shared = shared;
-    }
-
-    /// Returns the name as badges carry it, without copying it.
-    pub fn badge_label(&self) -> Arc<str> {
-        self.badge_label.clone()
     }
 
     pub fn readiness(&self) -> Readiness {
