@@ -4,10 +4,13 @@
 //! `cache.not_found_ttl_secs` (not found). The cache keeps it for
 //! `cache.stale_if_error_secs` longer, to answer with when every source fails.
 
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::front::{self, Front, Probe};
 use super::outcome::Answer;
 
 /// Lifetimes of cached answers.
@@ -48,6 +51,17 @@ pub enum Age {
 }
 
 impl CachedAnswer {
+    /// Returns a copy that shares no memory with `self`.
+    fn unshared(&self) -> CachedAnswer {
+        CachedAnswer {
+            answer: match &self.answer {
+                Answer::Found(badge) => Answer::Found(badge.unshared()),
+                Answer::NotFound => Answer::NotFound,
+            },
+            stored_at: self.stored_at,
+        }
+    }
+
     /// Whether the cache still holds the answer at `now`: fresh, or within
     /// the stale-if-error period that follows.
     fn is_retained(&self, now: Instant, freshness: &Freshness) -> bool {
@@ -77,9 +91,30 @@ impl CachedAnswer {
 /// unique per line and fits a `u64`, and a key costs no allocation. The cache
 /// holds at most `cache.max_entries` answers and evicts by S3-FIFO, which
 /// keeps numbers that call again over numbers seen once.
+///
+/// Each worker thread also keeps copies of the answers it read more than once
+/// in a front (see the `front` module). A copy is used only while the version
+/// of its front slot is unchanged: every change to the entries bumps the
+/// version of the changed key's slot after the change, and a clear bumps them
+/// all, so no thread serves an answer the cache has replaced or dropped.
 pub struct AnswerCache {
     entries: quick_cache::sync::Cache<u64, CachedAnswer>,
     freshness: Freshness,
+    owner: u64,
+    versions: [AtomicU64; front::SLOTS],
+}
+
+thread_local! {
+    /// This thread's copies, each with the slot version it was read under.
+    static FRONT: RefCell<Front<u64, (u64, CachedAnswer)>> = const { RefCell::new(Front::new()) };
+}
+
+/// The result of reading this thread's front for a key.
+enum FrontRead {
+    Copy(CachedAnswer),
+    /// No usable copy; keep one of what the shared entries give.
+    Admit,
+    Skip,
 }
 
 impl AnswerCache {
@@ -89,7 +124,42 @@ impl AnswerCache {
                 usize::try_from(max_entries).unwrap_or(usize::MAX),
             ),
             freshness,
+            owner: front::next_owner(),
+            versions: std::array::from_fn(|_| AtomicU64::new(0)),
         }
+    }
+
+    fn version(&self, key: u64) -> &AtomicU64 {
+        &self.versions[front::slot_of(key)]
+    }
+
+    /// Marks the copies of `key` outdated. Called after the entry changed, so
+    /// that a thread which reads the new version also reads the new entry.
+    fn changed(&self, key: u64) {
+        self.version(key).fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn read_front(&self, key: u64, version: u64) -> FrontRead {
+        FRONT
+            .try_with(
+                |front| match front.borrow_mut().probe(self.owner, key, &key) {
+                    Probe::Held((held_version, cached)) if *held_version == version => {
+                        FrontRead::Copy(cached.clone())
+                    }
+                    Probe::Held(_) | Probe::SeenBefore => FrontRead::Admit,
+                    Probe::New => FrontRead::Skip,
+                },
+            )
+            // The thread is ending and its front is gone.
+            .unwrap_or(FrontRead::Skip)
+    }
+
+    fn hold_in_front(&self, key: u64, version: u64, cached: &CachedAnswer) {
+        let _ = FRONT.try_with(|front| {
+            front
+                .borrow_mut()
+                .hold(key, key, (version, cached.unshared()));
+        });
     }
 
     /// Returns the answer cached for `e164`, unless at `now` it is past its
@@ -100,27 +170,50 @@ impl AnswerCache {
     // either way, and sweeping it on a timer would cost a pass over every entry.
     pub fn get(&self, e164: &str, now: Instant) -> Option<CachedAnswer> {
         let key = key(e164);
+        let version = self.version(key).load(Ordering::Acquire);
+        let admit = match self.read_front(key, version) {
+            FrontRead::Copy(cached) if cached.is_retained(now, &self.freshness) => {
+                return Some(cached)
+            }
+            // Expired: the shared entry, read below, has the same age.
+            FrontRead::Copy(_) | FrontRead::Skip => false,
+            FrontRead::Admit => true,
+        };
         let cached = self.entries.get(&key)?;
-        if cached.is_retained(now, &self.freshness) {
-            Some(cached)
-        } else {
-            self.entries
+        if !cached.is_retained(now, &self.freshness) {
+            let removed = self
+                .entries
                 .remove_if(&key, |current| current.stored_at == cached.stored_at);
-            None
+            if removed.is_some() {
+                self.changed(key);
+            }
+            return None;
         }
+        if admit {
+            self.hold_in_front(key, version, &cached);
+        }
+        Some(cached)
     }
 
     pub fn insert(&self, e164: &str, cached: CachedAnswer) {
-        self.entries.insert(key(e164), cached);
+        let key = key(e164);
+        self.entries.insert(key, cached);
+        self.changed(key);
     }
 
     /// Removes the answer for `e164`; returns whether there was one.
     pub fn remove(&self, e164: &str) -> bool {
-        self.entries.remove(&key(e164)).is_some()
+        let key = key(e164);
+        let removed = self.entries.remove(&key).is_some();
+        self.changed(key);
+        removed
     }
 
     pub fn clear(&self) {
         self.entries.clear();
+        for version in &self.versions {
+            version.fetch_add(1, Ordering::AcqRel);
+        }
     }
 
     /// Counts the answers held, fresh or stale.
@@ -134,6 +227,7 @@ impl AnswerCache {
         for (key, cached) in self.entries.iter() {
             if cached.is_retained(now, &self.freshness) {
                 other.entries.insert(key, cached);
+                other.changed(key);
             }
         }
     }
@@ -193,5 +287,113 @@ mod tests {
             cached.age(stored_at + Duration::from_secs(119), &freshness(None)),
             Age::Fresh
         );
+    }
+}
+
+#[cfg(test)]
+mod front_tests {
+    use super::*;
+    use crate::lookup::outcome::Badge;
+
+    const NUMBER: &str = "+14155550123";
+
+    fn cache() -> AnswerCache {
+        AnswerCache::new(
+            100,
+            Freshness {
+                found: Duration::from_secs(900),
+                not_found: Duration::from_secs(120),
+                stale_if_error: Duration::from_secs(0),
+                refresh_after: None,
+            },
+        )
+    }
+
+    fn found(name: &str, stored_at: Instant) -> CachedAnswer {
+        CachedAnswer {
+            answer: Answer::Found(Badge::new(name, "https://crm/1", None, "crm", "1")),
+            stored_at,
+        }
+    }
+
+    fn name(cached: Option<CachedAnswer>) -> Option<String> {
+        match cached?.answer {
+            Answer::Found(badge) => Some(badge.contact_name().to_string()),
+            Answer::NotFound => Some(String::new()),
+        }
+    }
+
+    /// Reads `NUMBER` often enough for this thread to hold a copy.
+    fn read_until_held(cache: &AnswerCache, now: Instant) {
+        for _ in 0..3 {
+            cache.get(NUMBER, now);
+        }
+    }
+
+    #[test]
+    fn held_copy_has_its_own_text() {
+        let cache = cache();
+        let now = Instant::now();
+        cache.insert(NUMBER, found("Ada", now));
+        let text_at = |cached: Option<CachedAnswer>| match cached.unwrap().answer {
+            Answer::Found(badge) => badge.contact_name().as_ptr(),
+            Answer::NotFound => panic!("the answer is a badge"),
+        };
+        let shared = text_at(cache.get(NUMBER, now));
+        read_until_held(&cache, now);
+        assert_ne!(text_at(cache.get(NUMBER, now)), shared);
+    }
+
+    #[test]
+    fn replaced_answer_is_read_after_copy() {
+        let cache = cache();
+        let now = Instant::now();
+        cache.insert(NUMBER, found("Ada", now));
+        read_until_held(&cache, now);
+        cache.insert(NUMBER, found("Grace", now));
+        assert_eq!(name(cache.get(NUMBER, now)).as_deref(), Some("Grace"));
+    }
+
+    #[test]
+    fn removed_answer_is_gone_from_copy() {
+        let cache = cache();
+        let now = Instant::now();
+        cache.insert(NUMBER, found("Ada", now));
+        read_until_held(&cache, now);
+        assert!(cache.remove(NUMBER));
+        assert_eq!(name(cache.get(NUMBER, now)), None);
+    }
+
+    #[test]
+    fn cleared_answer_is_gone_from_copy() {
+        let cache = cache();
+        let now = Instant::now();
+        cache.insert(NUMBER, found("Ada", now));
+        read_until_held(&cache, now);
+        cache.clear();
+        assert_eq!(name(cache.get(NUMBER, now)), None);
+    }
+
+    #[test]
+    fn expired_copy_is_not_served() {
+        let cache = cache();
+        let now = Instant::now();
+        cache.insert(NUMBER, found("Ada", now));
+        read_until_held(&cache, now);
+        let later = now + Duration::from_secs(901);
+        assert_eq!(name(cache.get(NUMBER, later)), None);
+    }
+
+    #[test]
+    fn other_thread_sees_replacement() {
+        let cache = std::sync::Arc::new(cache());
+        let now = Instant::now();
+        cache.insert(NUMBER, found("Ada", now));
+        read_until_held(&cache, now);
+        let writer = std::sync::Arc::clone(&cache);
+        std::thread::spawn(move || writer.insert(NUMBER, found("Grace", now)))
+            .join()
+            .expect("the writing thread panicked");
+        assert_eq!(name(cache.get(NUMBER, now)).as_deref(), Some("Grace"));
     }
 }

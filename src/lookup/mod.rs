@@ -9,8 +9,10 @@
 
 mod cache;
 mod circuit;
+mod front;
 mod matching;
 mod outcome;
+mod parsed;
 mod rate_limit;
 mod shared_cache;
 mod source;
@@ -32,13 +34,12 @@ use crate::shared::{Purge, SharedTier};
 use cache::{Age, AnswerCache, CachedAnswer, Freshness};
 pub use matching::Verdict;
 pub use outcome::{Answer, Attempt, Badge, CacheStatus, LookupResult, Outcome, Unavailable};
+use parsed::ParsedNumbers;
 pub use source::{Readiness, Source, SourceError, SourcePolicy, SourceReport};
 
 /// First pause before a failed source start-up is tried again; it doubles
 /// up to `START_RETRY_MAX_PAUSE`.
 const START_RETRY_FIRST_PAUSE: Duration = Duration::from_secs(5);
-/// Callers' number texts whose parse is kept, most recent first.
-const PARSED_NUMBERS: usize = 4096;
 
 const START_RETRY_MAX_PAUSE: Duration = Duration::from_secs(60);
 
@@ -56,9 +57,8 @@ struct Inner {
     /// Runs over the sources in progress, by cache key.
     in_flight: Mutex<HashMap<String, SharedRun>>,
     deadline: Duration,
-    region: Region,
     /// Callers' numbers already parsed, by the text JustCall sent.
-    parsed: quick_cache::sync::Cache<String, Result<Arc<PhoneNumber>, PhoneError>>,
+    numbers: ParsedNumbers,
     mode: LookupMode,
     policy: MultipleMatches,
 }
@@ -114,8 +114,7 @@ impl Lookup {
                 in_flight: Mutex::new(HashMap::new()),
                 shared,
                 deadline: settings.lookup.deadline,
-                region: settings.lookup.default_region,
-                parsed: quick_cache::sync::Cache::new(PARSED_NUMBERS),
+                numbers: ParsedNumbers::new(settings.lookup.default_region),
                 mode: settings.lookup.mode,
                 policy: settings.lookup.on_multiple_matches,
             }),
@@ -123,21 +122,13 @@ impl Lookup {
     }
 
     pub fn region(&self) -> Region {
-        self.inner.region
+        self.inner.numbers.region()
     }
 
     /// Parses a caller's number as JustCall sent it, in the default region.
-    ///
-    /// libphonenumber takes 13 to 26 µs per number, most of a cache hit's
-    /// work, and a caller who calls again sends the same text, so recent
-    /// texts and what they parsed to are kept.
+    /// Texts parsed before cost a lookup, not a parse.
     pub fn parse_caller(&self, raw: &str) -> Result<Arc<PhoneNumber>, PhoneError> {
-        if let Some(parsed) = self.inner.parsed.get(raw) {
-            return parsed;
-        }
-        let parsed = badgegate_adapter::phone::parse_caller(raw, self.inner.region).map(Arc::new);
-        self.inner.parsed.insert(raw.to_string(), parsed.clone());
-        parsed
+        self.inner.numbers.parse(raw)
     }
 
     pub fn sources(&self) -> &[Source] {
@@ -565,7 +556,8 @@ impl Inner {
             }
         };
         let returned = contacts.len();
-        let (matched, candidates) = matching::recheck(contacts, query.caller(), self.region);
+        let (matched, candidates) =
+            matching::recheck(contacts, query.caller(), self.numbers.region());
         let matched_count = matched.len();
         let chosen = matching::choose(matched, self.policy);
         if matched_count > 1 {

@@ -79,6 +79,15 @@ impl Badge {
             .then(|| &self.text[self.link_end as usize..self.email_end as usize])
     }
 
+    /// Returns a copy with a text allocation of its own, so that cloning and
+    /// dropping it writes no memory that `self` shares with other threads.
+    pub fn unshared(&self) -> Badge {
+        Badge {
+            text: Arc::from(&*self.text),
+            ..*self
+        }
+    }
+
     /// Names the source the badge came from; not sent to JustCall.
     pub fn source(&self) -> &str {
         &self.text[self.id_end as usize..]
