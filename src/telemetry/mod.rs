@@ -63,16 +63,18 @@ pub fn install() -> PrometheusHandle {
 /// per-request counts added.
 pub fn render(handle: &PrometheusHandle) -> String {
     per_thread::collect();
-    handle.render()
+    let mut text = handle.render();
+    per_thread::render_durations(&mut text);
+    text
 }
 
 /// How often histogram samples are folded into their buckets.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Adds the threads' per-request counts to the recorder and folds histogram
-/// samples into their buckets, on a timer. Samples are otherwise kept until
-/// `/metrics` is read, so an unscraped gateway would grow by every request's
-/// latency.
+/// Collects the threads' per-request counts and folds the recorder's
+/// histogram samples into their buckets, on a timer. Samples are otherwise
+/// kept until `/metrics` is read, so an unscraped gateway would grow by every
+/// upstream call's latency.
 fn start_upkeep(handle: PrometheusHandle) {
     let started = std::thread::Builder::new()
         .name("metrics-upkeep".into())
@@ -89,11 +91,6 @@ fn start_upkeep(handle: PrometheusHandle) {
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     describe_counter!(REQUESTS, "JustCall badge requests answered, by outcome");
-    describe_histogram!(
-        REQUEST_DURATION,
-        Unit::Seconds,
-        "Time from request arrival to answer"
-    );
     describe_counter!(
         SIGNATURE_SCHEMES,
         "Accepted requests, by the signature scheme that verified"
