@@ -94,9 +94,13 @@ impl CachedAnswer {
 ///
 /// Each worker thread also keeps copies of the answers it read more than once
 /// in a front (see the `front` module). A copy is used only while the version
-/// of its front slot is unchanged: every change to the entries bumps the
-/// version of the changed key's slot after the change, and a clear bumps them
-/// all, so no thread serves an answer the cache has replaced or dropped.
+/// of its front slot is unchanged: every insert and removal bumps the version
+/// of the key's slot after the change, and a clear bumps them all, so no
+/// thread serves an answer that was replaced, purged or found expired.
+// NOTE: evicting an entry for room bumps no version, so a thread may keep
+// serving its copy of an evicted answer until the answer's freshness ends.
+// The answer is as valid as before the eviction, and each thread keeps at
+// most 64 copies.
 pub struct AnswerCache {
     entries: quick_cache::sync::Cache<u64, CachedAnswer>,
     freshness: Freshness,
