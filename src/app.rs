@@ -12,7 +12,7 @@ use crate::config::{self, ConfigProblem, Settings};
 use crate::lookup::Lookup;
 use crate::registry::Registry;
 use crate::server::client_limit::ClientLimiter;
-use crate::shared::shared_tier;
+use crate::shared::{answer_generation, shared_tier};
 use crate::signature::Verifier;
 use crate::telemetry;
 
@@ -23,6 +23,9 @@ pub struct Runtime {
     pub lookup: Lookup,
     /// `None` when `server.rate_limit_per_ip` is 0.
     pub client_limiter: Option<ClientLimiter>,
+    /// See [`answer_generation`]: a reload keeps the cached answers exactly
+    /// when it is unchanged.
+    pub answer_generation: String,
 }
 
 /// The gateway shared by both listeners.
@@ -39,7 +42,8 @@ impl App {
     pub fn new(settings: Settings, registry: Registry) -> Result<Arc<App>, Vec<ConfigProblem>> {
         let metrics = telemetry::install();
         let sources = registry.build_sources(&settings)?;
-        let shared = shared_tier(&settings, &sources);
+        let generation = answer_generation(&settings, &sources);
+        let shared = shared_tier(&settings, &generation);
         let lookup = Lookup::new(&settings, sources, shared);
         let verifier = Verifier::new(&settings.justcall);
         Ok(Arc::new(App {
@@ -49,6 +53,7 @@ impl App {
                 settings,
                 verifier,
                 lookup,
+                answer_generation: generation,
             }),
             registry,
             metrics,
@@ -62,8 +67,8 @@ impl App {
 
     /// Re-reads the config file. A valid config replaces sources, cache
     /// settings and secrets, keeping the signatures seen, and keeps the
-    /// cached answers unless a change can alter an answer (see
-    /// [`cache_drop_reason`]). An invalid config is logged with every problem
+    /// cached answers unless a change can alter an answer: unless the
+    /// [`answer_generation`] changed. An invalid config is logged with every problem
     /// and changes nothing.
     pub async fn reload(&self) -> Result<(), Vec<ConfigProblem>> {
         let result = self.build_reloaded();
@@ -88,22 +93,20 @@ impl App {
         for warning in &runtime.settings.warnings {
             tracing::warn!("{warning}");
         }
-        // Answers shared through Redis need no purge here: they are stored
-        // under the config's answer generation, which changes with every
-        // change that drops the cache, so the new runtime does not read
-        // answers found under the old config, and lookups still running
-        // under it store theirs where the new runtime does not look.
-        match cache_drop_reason(&previous, &runtime) {
-            None => {
-                runtime.lookup.import_cache(&previous.lookup);
-                tracing::info!(
-                    answers = runtime.lookup.cached_entries(),
-                    "kept the cached answers, because no change to the config or the sources' files can alter an answer"
-                );
-            }
-            Some(reason) => {
-                tracing::info!("dropped the cached answers, because {reason}");
-            }
+        // The answer generation decides for memory and Redis alike. Answers
+        // shared through Redis need no purge here: they are stored under the
+        // generation, so the new runtime does not read answers found under
+        // the old config, and lookups still running under it store theirs
+        // where the new runtime does not look.
+        if previous.answer_generation == runtime.answer_generation {
+            runtime.lookup.import_cache(&previous.lookup);
+            tracing::info!(
+                answers = runtime.lookup.cached_entries(),
+                "kept the cached answers, because no change to the config or the sources' files can alter an answer"
+            );
+        } else {
+            let reason = cache_drop_reason(&previous, &runtime);
+            tracing::info!("dropped the cached answers, because {reason}");
         }
         let starting = runtime.lookup.clone();
         let names: Vec<String> = runtime
@@ -122,7 +125,8 @@ impl App {
     fn build_reloaded(&self) -> Result<Runtime, Vec<ConfigProblem>> {
         let settings = config::load(&self.config_path)?;
         let sources = self.registry.build_sources(&settings)?;
-        let shared = shared_tier(&settings, &sources);
+        let generation = answer_generation(&settings, &sources);
+        let shared = shared_tier(&settings, &generation);
         let lookup = Lookup::new(&settings, sources, shared);
         let verifier = self.current().verifier.reloaded(&settings.justcall);
         Ok(Runtime {
@@ -130,14 +134,19 @@ impl App {
             settings,
             verifier,
             lookup,
+            answer_generation: generation,
         })
     }
 }
 
-/// Returns why the answers cached under `old` may not hold under `new`, or
-/// `None` when nothing that decides an answer changed. `lookup.mode` and the
-/// deadlines are not compared: they change when an answer arrives, not which.
-fn cache_drop_reason(old: &Runtime, new: &Runtime) -> Option<String> {
+/// Explains why the answer generation of `new` differs from that of `old`,
+/// naming the first changed input that [`answer_generation`] reads.
+fn cache_drop_reason(old: &Runtime, new: &Runtime) -> String {
+    explain_generation_change(old, new)
+        .unwrap_or_else(|| "a setting that decides answers changed".to_string())
+}
+
+fn explain_generation_change(old: &Runtime, new: &Runtime) -> Option<String> {
     if !same_sources(&old.settings, &new.settings) {
         return Some("the [[sources]] entries changed".to_string());
     }

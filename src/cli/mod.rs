@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::config::{self, ConfigProblem, Settings};
 use crate::lookup::Lookup;
 use crate::registry::Registry;
-use crate::shared::shared_tier;
+use crate::shared::{answer_generation, shared_tier};
 use crate::{logging, server};
 
 #[derive(Debug, Parser)]
@@ -89,7 +89,7 @@ pub fn run(registry: Registry) -> ExitCode {
             let _log = logging::init(&settings.log);
             let lookup = match registry.build_sources(&settings) {
                 Ok(sources) => {
-                    let shared = shared_tier(&settings, &sources);
+                    let shared = shared_tier(&settings, &answer_generation(&settings, &sources));
                     Lookup::new(&settings, sources, shared)
                 }
                 Err(problems) => return report(&problems),

@@ -12,10 +12,9 @@ use crate::lookup::Source;
 /// built. Replicas with the same config and files get the same generation,
 /// and shared answers are stored under it, so a replica never reads an
 /// answer found under another config, and a lookup still running under a
-/// replaced config cannot store its answer where the new config reads.
-// NOTE: `cache_drop_reason` in app.rs compares the same inputs to decide
-// whether a reload keeps the in-memory cache. An input added to one must be
-// added to the other, or Redis and memory disagree on what an old answer is.
+/// replaced config cannot store its answer where the new config reads. A
+/// reload keeps the in-memory answers exactly when the generation is
+/// unchanged, so memory and Redis agree on what an old answer is.
 pub fn answer_generation(settings: &Settings, sources: &[Source]) -> String {
     let mut digest = Sha256::new();
     // Each piece is preceded by its length, so that moving text from one

@@ -50,13 +50,13 @@ const PURGE_BATCH: usize = 1000;
 const RESUBSCRIBE_DELAY: Duration = Duration::from_secs(1);
 
 /// Builds the shared tier when `[redis] url` is set, storing answers under
-/// the generation of `settings` and `sources`.
+/// `generation` (see [`answer_generation`]).
 pub fn shared_tier(
     settings: &crate::config::Settings,
-    sources: &[crate::lookup::Source],
+    generation: &str,
 ) -> Option<Arc<SharedTier>> {
     let redis = settings.redis.as_ref()?;
-    match SharedTier::new(redis, answer_generation(settings, sources)) {
+    match SharedTier::new(redis, generation.to_string()) {
         Ok(tier) => Some(tier),
         Err(error) => {
             tracing::error!(%error, "cannot use redis.url; running without the shared tier");
