@@ -6,6 +6,7 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -95,17 +96,38 @@ impl CachedAnswer {
 /// Each worker thread also keeps copies of the answers it read more than once
 /// in a front (see the `front` module). A copy is used only while the version
 /// of its front slot is unchanged: every insert and removal bumps the version
-/// of the key's slot after the change, and a clear bumps them all, so no
-/// thread serves an answer that was replaced, purged or found expired.
-// NOTE: evicting an entry for room bumps no version, so a thread may keep
-// serving its copy of an evicted answer until the answer's freshness ends.
-// The answer is as valid as before the eviction, and each thread keeps at
-// most 64 copies.
+/// of the key's slot after the change, an eviction for room does too, and a
+/// clear bumps them all, so no thread serves an answer that was replaced,
+/// purged, evicted or found expired.
 pub struct AnswerCache {
-    entries: quick_cache::sync::Cache<u64, CachedAnswer>,
+    entries: quick_cache::sync::Cache<
+        u64,
+        CachedAnswer,
+        quick_cache::UnitWeighter,
+        quick_cache::DefaultHashBuilder,
+        BumpOnEvict,
+    >,
     freshness: Freshness,
     owner: u64,
-    versions: [AtomicU64; front::SLOTS],
+    versions: Arc<Versions>,
+}
+
+/// One version per front slot.
+type Versions = [AtomicU64; front::SLOTS];
+
+/// Bumps the version of an evicted answer's slot, so that no thread keeps
+/// serving its copy of an answer the cache no longer holds.
+#[derive(Clone)]
+struct BumpOnEvict(Arc<Versions>);
+
+impl quick_cache::Lifecycle<u64, CachedAnswer> for BumpOnEvict {
+    type RequestState = ();
+
+    fn begin_request(&self) -> Self::RequestState {}
+
+    fn on_evict(&self, _state: &mut Self::RequestState, key: u64, _answer: CachedAnswer) {
+        self.0[front::slot_of(key)].fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 thread_local! {
@@ -123,13 +145,18 @@ enum FrontRead {
 
 impl AnswerCache {
     pub fn new(max_entries: u64, freshness: Freshness) -> Self {
+        let versions: Arc<Versions> = Arc::new(std::array::from_fn(|_| AtomicU64::new(0)));
         AnswerCache {
-            entries: quick_cache::sync::Cache::new(
+            entries: quick_cache::sync::Cache::with(
                 usize::try_from(max_entries).unwrap_or(usize::MAX),
+                max_entries,
+                quick_cache::UnitWeighter,
+                quick_cache::DefaultHashBuilder::default(),
+                BumpOnEvict(Arc::clone(&versions)),
             ),
             freshness,
             owner: front::next_owner(),
-            versions: std::array::from_fn(|_| AtomicU64::new(0)),
+            versions,
         }
     }
 
@@ -215,7 +242,7 @@ impl AnswerCache {
 
     pub fn clear(&self) {
         self.entries.clear();
-        for version in &self.versions {
+        for version in self.versions.iter() {
             version.fetch_add(1, Ordering::AcqRel);
         }
     }
@@ -386,6 +413,31 @@ mod front_tests {
         read_until_held(&cache, now);
         let later = now + Duration::from_secs(901);
         assert_eq!(name(cache.get(NUMBER, later)), None);
+    }
+
+    #[test]
+    fn evicted_answer_is_gone_from_copy() {
+        let cache = AnswerCache::new(4, cache().freshness);
+        let now = Instant::now();
+        cache.insert(NUMBER, found("Ada", now));
+        read_until_held(&cache, now);
+        // Numbers of other front slots, so that only the eviction itself
+        // can outdate the copy.
+        let slot = front::slot_of(key(NUMBER));
+        let others = (14_155_560_000u64..)
+            .filter(|number| front::slot_of(*number) != slot)
+            .take(2000);
+        // Each is read as often as the number, so that S3-FIFO, which keeps
+        // entries read again, has to evict the number too.
+        for other in others {
+            let other = format!("+{other}");
+            cache.insert(&other, found("Other", now));
+            for _ in 0..4 {
+                cache.entries.get(&key(&other));
+            }
+        }
+        assert!(cache.entries.peek(&key(NUMBER)).is_none());
+        assert_eq!(name(cache.get(NUMBER, now)), None);
     }
 
     #[test]
