@@ -67,9 +67,8 @@ impl App {
 
     /// Re-reads the config file. A valid config replaces sources, cache
     /// settings and secrets, keeping the signatures seen, and keeps the
-    /// cached answers unless a change can alter an answer: unless the
-    /// [`answer_generation`] changed. An invalid config is logged with every problem
-    /// and changes nothing.
+    /// cached answers when the [`answer_generation`] is unchanged. An invalid
+    /// config is logged with every problem and changes nothing.
     pub async fn reload(&self) -> Result<(), Vec<ConfigProblem>> {
         let result = self.build_reloaded();
         let runtime = match result {
@@ -142,33 +141,25 @@ impl App {
 /// Explains why the answer generation of `new` differs from that of `old`,
 /// naming the first changed input that [`answer_generation`] reads.
 fn cache_drop_reason(old: &Runtime, new: &Runtime) -> String {
-    explain_generation_change(old, new)
-        .unwrap_or_else(|| "a setting that decides answers changed".to_string())
-}
-
-fn explain_generation_change(old: &Runtime, new: &Runtime) -> Option<String> {
     if !same_sources(&old.settings, &new.settings) {
-        return Some("the [[sources]] entries changed".to_string());
+        return "the [[sources]] entries changed".to_string();
     }
     // The region decides how numbers without a country code parse, in the
     // caller's number and in every stored record.
     if old.settings.lookup.default_region != new.settings.lookup.default_region {
-        return Some("lookup.default_region changed".to_string());
+        return "lookup.default_region changed".to_string();
     }
     if old.settings.lookup.on_multiple_matches != new.settings.lookup.on_multiple_matches {
-        return Some("lookup.on_multiple_matches changed".to_string());
+        return "lookup.on_multiple_matches changed".to_string();
     }
     // Sources read at build time, such as contacts files, were read again.
     let sources = old.lookup.sources().iter().zip(new.lookup.sources());
     for (old_source, new_source) in sources {
         if old_source.adapter.content_digest() != new_source.adapter.content_digest() {
-            return Some(format!(
-                "the data that source `{}` loads changed",
-                new_source.name
-            ));
+            return format!("the data that source `{}` loads changed", new_source.name);
         }
     }
-    None
+    "a setting that decides answers changed".to_string()
 }
 
 /// Whether both configs have the same sources with the same keys.
