@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::front::{self, Front, Probe};
+use super::front::{self, Front, Read};
 use super::outcome::Answer;
 
 /// Lifetimes of cached answers.
@@ -135,14 +135,6 @@ thread_local! {
     static FRONT: RefCell<Front<u64, (u64, CachedAnswer)>> = const { RefCell::new(Front::new()) };
 }
 
-/// The result of reading this thread's front for a key.
-enum FrontRead {
-    Copy(CachedAnswer),
-    /// No usable copy; keep one of what the shared entries give.
-    Admit,
-    Skip,
-}
-
 impl AnswerCache {
     pub fn new(max_entries: u64, freshness: Freshness) -> Self {
         let versions: Arc<Versions> = Arc::new(std::array::from_fn(|_| AtomicU64::new(0)));
@@ -170,29 +162,6 @@ impl AnswerCache {
         self.version(key).fetch_add(1, Ordering::AcqRel);
     }
 
-    fn read_front(&self, key: u64, version: u64) -> FrontRead {
-        FRONT
-            .try_with(
-                |front| match front.borrow_mut().probe(self.owner, key, &key) {
-                    Probe::Held((held_version, cached)) if *held_version == version => {
-                        FrontRead::Copy(cached.clone())
-                    }
-                    Probe::Held(_) | Probe::SeenBefore => FrontRead::Admit,
-                    Probe::New => FrontRead::Skip,
-                },
-            )
-            // The thread is ending and its front is gone.
-            .unwrap_or(FrontRead::Skip)
-    }
-
-    fn hold_in_front(&self, key: u64, version: u64, cached: &CachedAnswer) {
-        let _ = FRONT.try_with(|front| {
-            front
-                .borrow_mut()
-                .hold(key, key, (version, cached.unshared()));
-        });
-    }
-
     /// Returns the answer cached for `e164`, unless at `now` it is past its
     /// freshness and its stale-if-error period.
     ///
@@ -202,13 +171,14 @@ impl AnswerCache {
     pub fn get(&self, e164: &str, now: Instant) -> Option<CachedAnswer> {
         let key = key(e164);
         let version = self.version(key).load(Ordering::Acquire);
-        let admit = match self.read_front(key, version) {
-            FrontRead::Copy(cached) if cached.is_retained(now, &self.freshness) => {
-                return Some(cached)
-            }
+        let read = front::read(&FRONT, self.owner, key, &key, |(held_version, cached)| {
+            (*held_version == version).then(|| cached.clone())
+        });
+        let admit = match read {
+            Read::Copy(cached) if cached.is_retained(now, &self.freshness) => return Some(cached),
             // Expired: the shared entry, read below, has the same age.
-            FrontRead::Copy(_) | FrontRead::Skip => false,
-            FrontRead::Admit => true,
+            Read::Copy(_) | Read::Skip => false,
+            Read::Admit => true,
         };
         let cached = self.entries.get(&key)?;
         if !cached.is_retained(now, &self.freshness) {
@@ -221,7 +191,7 @@ impl AnswerCache {
             return None;
         }
         if admit {
-            self.hold_in_front(key, version, &cached);
+            front::hold(&FRONT, key, key, (version, cached.unshared()));
         }
         Some(cached)
     }
@@ -361,6 +331,13 @@ mod front_tests {
         }
     }
 
+    /// Stores Ada's answer for `NUMBER` and reads it until this thread holds
+    /// a copy.
+    fn store_and_copy(cache: &AnswerCache, now: Instant) {
+        cache.insert(NUMBER, found("Ada", now));
+        read_until_held(cache, now);
+    }
+
     #[test]
     fn held_copy_has_its_own_text() {
         let cache = cache();
@@ -379,8 +356,7 @@ mod front_tests {
     fn replaced_answer_is_read_after_copy() {
         let cache = cache();
         let now = Instant::now();
-        cache.insert(NUMBER, found("Ada", now));
-        read_until_held(&cache, now);
+        store_and_copy(&cache, now);
         cache.insert(NUMBER, found("Grace", now));
         assert_eq!(name(cache.get(NUMBER, now)).as_deref(), Some("Grace"));
     }
@@ -389,8 +365,7 @@ mod front_tests {
     fn removed_answer_is_gone_from_copy() {
         let cache = cache();
         let now = Instant::now();
-        cache.insert(NUMBER, found("Ada", now));
-        read_until_held(&cache, now);
+        store_and_copy(&cache, now);
         assert!(cache.remove(NUMBER));
         assert_eq!(name(cache.get(NUMBER, now)), None);
     }
@@ -399,8 +374,7 @@ mod front_tests {
     fn cleared_answer_is_gone_from_copy() {
         let cache = cache();
         let now = Instant::now();
-        cache.insert(NUMBER, found("Ada", now));
-        read_until_held(&cache, now);
+        store_and_copy(&cache, now);
         cache.clear();
         assert_eq!(name(cache.get(NUMBER, now)), None);
     }
@@ -409,8 +383,7 @@ mod front_tests {
     fn expired_copy_is_not_served() {
         let cache = cache();
         let now = Instant::now();
-        cache.insert(NUMBER, found("Ada", now));
-        read_until_held(&cache, now);
+        store_and_copy(&cache, now);
         let later = now + Duration::from_secs(901);
         assert_eq!(name(cache.get(NUMBER, later)), None);
     }
@@ -419,8 +392,7 @@ mod front_tests {
     fn evicted_answer_is_gone_from_copy() {
         let cache = AnswerCache::new(4, cache().freshness);
         let now = Instant::now();
-        cache.insert(NUMBER, found("Ada", now));
-        read_until_held(&cache, now);
+        store_and_copy(&cache, now);
         // Numbers of other front slots, so that only the eviction itself
         // can outdate the copy.
         let slot = front::slot_of(key(NUMBER));
@@ -442,11 +414,10 @@ mod front_tests {
 
     #[test]
     fn other_thread_sees_replacement() {
-        let cache = std::sync::Arc::new(cache());
+        let cache = Arc::new(cache());
         let now = Instant::now();
-        cache.insert(NUMBER, found("Ada", now));
-        read_until_held(&cache, now);
-        let writer = std::sync::Arc::clone(&cache);
+        store_and_copy(&cache, now);
+        let writer = Arc::clone(&cache);
         std::thread::spawn(move || writer.insert(NUMBER, found("Grace", now)))
             .join()
             .expect("the writing thread panicked");

@@ -8,14 +8,16 @@
 //! twice, so a third read writes only to memory of that thread.
 //!
 //! A front belongs to one shared cache at a time, named by its owner number.
-//! It forgets everything when another cache, such as the one a reload built,
+//! It drops every copy when another cache, such as the one a reload built,
 //! starts using it.
 
 use std::borrow::Borrow;
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::LocalKey;
 
-/// Slots per front. Each slot holds one entry; a key can sit only in the slot
-/// its hash picks, [`slot_of`].
+/// Slots per front. Each slot contains one entry, and a key can sit only in
+/// the slot its hash picks, [`slot_of`].
 pub(super) const SLOTS: usize = 64;
 
 /// Hands out owner numbers, one per shared cache.
@@ -25,8 +27,8 @@ pub(super) fn next_owner() -> u64 {
     NEXT_OWNER.fetch_add(1, Ordering::Relaxed)
 }
 
-/// What a front knows about a key.
-pub(super) enum Probe<'a, V> {
+/// The state of a key in a front.
+enum Probe<'a, V> {
     /// The thread's copy.
     Held(&'a V),
     /// Read from the shared cache before: a copy is worth keeping now.
@@ -60,8 +62,8 @@ impl<K, V> Front<K, V> {
     }
 
     /// Looks `key` up for the shared cache `owner`. A key that is not held is
-    /// marked as seen, so that its next probe answers [`Probe::SeenBefore`].
-    pub(super) fn probe<Q>(&mut self, owner: u64, hash: u64, key: &Q) -> Probe<'_, V>
+    /// marked as seen, so that its next probe returns [`Probe::SeenBefore`].
+    fn probe<Q>(&mut self, owner: u64, hash: u64, key: &Q) -> Probe<'_, V>
     where
         K: Borrow<Q>,
         Q: PartialEq + ?Sized,
@@ -97,13 +99,58 @@ impl<K, V> Front<K, V> {
         }
     }
 
-    /// Keeps `value` for `key`, in place of whatever its slot held. Call it
-    /// only right after a probe for the same owner.
-    pub(super) fn hold(&mut self, hash: u64, key: K, value: V) {
+    /// Keeps `value` for `key`, in place of whatever its slot contained. Call
+    /// it only right after a probe for the same owner.
+    fn hold(&mut self, hash: u64, key: K, value: V) {
         if let Some(slot) = self.slots.get_mut(slot_of(hash)) {
             *slot = Slot::Held { hash, key, value };
         }
     }
+}
+
+/// A thread's front, one per kind of shared cache.
+pub(super) type Local<K, V> = LocalKey<RefCell<Front<K, V>>>;
+
+/// The result of reading a thread's front for a key.
+pub(super) enum Read<T> {
+    /// The thread's copy, as the reader's check returned it.
+    Copy(T),
+    /// No usable copy, but the key was read before: keep a copy of what the
+    /// shared cache returns, with [`hold`].
+    Admit,
+    /// The key was not read here lately, or the thread is ending and its
+    /// front is gone.
+    Skip,
+}
+
+/// Reads this thread's front in `local` for `key` of the shared cache
+/// `owner`. `check` returns what to use of a held copy, or `None` when the
+/// copy is outdated.
+pub(super) fn read<K, V, Q, T>(
+    local: &'static Local<K, V>,
+    owner: u64,
+    hash: u64,
+    key: &Q,
+    check: impl FnOnce(&V) -> Option<T>,
+) -> Read<T>
+where
+    K: Borrow<Q>,
+    Q: PartialEq + ?Sized,
+{
+    local
+        .try_with(|front| match front.borrow_mut().probe(owner, hash, key) {
+            Probe::Held(value) => check(value).map_or(Read::Admit, Read::Copy),
+            Probe::SeenBefore => Read::Admit,
+            Probe::New => Read::Skip,
+        })
+        .unwrap_or(Read::Skip)
+}
+
+/// Keeps `value` for `key` in this thread's front in `local`, after a
+/// [`read`] that returned [`Read::Admit`].
+pub(super) fn hold<K, V>(local: &'static Local<K, V>, hash: u64, key: K, value: V) {
+    // A thread that is ending keeps nothing.
+    let _ = local.try_with(|front| front.borrow_mut().hold(hash, key, value));
 }
 
 /// Picks the slot, below [`SLOTS`], that a key with `hash` sits in.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use badgegate_adapter::phone::{PhoneError, PhoneNumber, Region};
 
-use super::front::{self, Front, Probe};
+use super::front::{self, Front, Read};
 
 /// Number texts whose parse is kept in the shared cache.
 const SHARED_ENTRIES: usize = 4096;
@@ -45,19 +45,11 @@ impl ParsedNumbers {
     /// Parses `raw` in the region, or returns what it parsed to before.
     pub(super) fn parse(&self, raw: &str) -> Parsed {
         let hash = front::hash_text(raw.as_bytes());
-        let admit = FRONT
-            .try_with(
-                |front| match front.borrow_mut().probe(self.owner, hash, raw) {
-                    Probe::Held(parsed) => Ok(parsed.clone()),
-                    Probe::SeenBefore => Err(true),
-                    Probe::New => Err(false),
-                },
-            )
-            // The thread is ending and its front is gone.
-            .unwrap_or(Err(false));
-        let admit = match admit {
-            Ok(parsed) => return parsed,
-            Err(admit) => admit,
+        let admit = match front::read(&FRONT, self.owner, hash, raw, |parsed| Some(parsed.clone()))
+        {
+            Read::Copy(parsed) => return parsed,
+            Read::Admit => true,
+            Read::Skip => false,
         };
         let parsed = match self.shared.get(raw) {
             Some(parsed) => parsed,
@@ -74,7 +66,7 @@ impl ParsedNumbers {
                 Ok(number) => Ok(Arc::new(PhoneNumber::clone(number))),
                 Err(error) => Err(error.clone()),
             };
-            let _ = FRONT.try_with(|front| front.borrow_mut().hold(hash, raw.to_string(), copy));
+            front::hold(&FRONT, hash, raw.to_string(), copy);
         }
         parsed
     }
@@ -104,9 +96,9 @@ mod tests {
         let numbers = ParsedNumbers::new(region("US"));
         let shared = numbers.parse("4155550123").unwrap();
         let _ = numbers.parse("4155550123");
-        let held = numbers.parse("4155550123").unwrap();
-        assert!(!Arc::ptr_eq(&shared, &held));
-        assert_eq!(held.e164(), shared.e164());
+        let copy = numbers.parse("4155550123").unwrap();
+        assert!(!Arc::ptr_eq(&shared, &copy));
+        assert_eq!(copy.e164(), shared.e164());
     }
 
     #[test]
