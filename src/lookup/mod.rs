@@ -208,20 +208,16 @@ impl Lookup {
         request_id: &str,
         started: Instant,
     ) -> LookupResult {
-        let result = self
-            .find_uncounted(caller, request_id, started, false)
-            .await;
-        self.count_cache(result.cache);
-        result
+        self.look_up(caller, request_id, started, false).await
     }
 
     /// Like [`Lookup::find`], and every attempt lists the requests its
     /// adapter made, for `badgegate lookup`.
     pub async fn find_traced(&self, caller: &PhoneNumber, started: Instant) -> LookupResult {
-        self.find_uncounted(caller, "trace", started, true).await
+        self.look_up(caller, "trace", started, true).await
     }
 
-    async fn find_uncounted(
+    async fn look_up(
         &self,
         caller: &PhoneNumber,
         request_id: &str,
@@ -333,10 +329,6 @@ impl Lookup {
     }
 
     /// Records a lookup's cache result in the metrics.
-    fn count_cache(&self, status: CacheStatus) {
-        crate::telemetry::cache_lookup(status.label());
-    }
-
     /// Starts a run that refreshes a cached answer, unless one is in progress.
     fn refresh_in_background(&self, key: &str, caller: &PhoneNumber) {
         let deadline = Instant::now() + self.inner.deadline;

@@ -19,26 +19,28 @@ use crate::lookup::Outcome;
 use crate::signature::{
     HeaderValues, Rejection, RequestError, SignatureHeaders, UnverifiedRequest,
 };
-use crate::telemetry;
+use crate::telemetry::{self, RequestCounts};
 
 pub async fn contact_badge(request: HttpRequest, payload: web::Payload) -> HttpResponse {
     let started = Instant::now();
     let span = tracing::info_span!("badge_request", request_id = tracing::field::Empty);
-    let (outcome, response) = answer(request, payload, started, span.clone())
+    let mut counts = RequestCounts::default();
+    let (outcome, response) = answer(request, payload, started, span.clone(), &mut counts)
         .instrument(span)
         .await;
-    telemetry::request_answered(outcome, started.elapsed());
+    telemetry::request_answered(outcome, counts, started.elapsed());
     response
 }
 
 /// Answers one request, returning the outcome label for the metrics with
-/// the response. The request keeps the config it started with, even if a
-/// reload replaces it meanwhile.
+/// the response, and filling in what else the metrics count. The request
+/// keeps the config it started with, even if a reload replaces it meanwhile.
 async fn answer(
     request: HttpRequest,
     payload: web::Payload,
     started: Instant,
     span: tracing::Span,
+    counts: &mut RequestCounts,
 ) -> (&'static str, HttpResponse) {
     // Borrowed rather than extracted as a handler argument: the extractor
     // clones the `Data`, an atomic operation on a count every worker shares.
@@ -131,7 +133,7 @@ async fn answer(
     // The request's own span, passed in, because looking up the current span
     // queries the subscriber even when the span is disabled.
     span.record("request_id", verified.request_id());
-    telemetry::signature_accepted(verified.scheme().label());
+    counts.scheme = Some(verified.scheme().label());
 
     let caller = match runtime.lookup.parse_caller(verified.contact_number()) {
         Ok(caller) => caller,
@@ -151,6 +153,7 @@ async fn answer(
         .lookup
         .find(&caller, verified.request_id(), started)
         .await;
+    counts.cache = Some(result.cache.label());
     let source = match &result.outcome {
         Outcome::Found(badge) => badge.source(),
         _ => "",

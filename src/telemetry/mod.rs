@@ -140,33 +140,36 @@ fn describe() {
     );
 }
 
-/// Adds one to the counter `name{label="value"}`, in this thread's counts
-/// once a recorder is installed.
-fn increment_fixed_counter(name: &'static str, label: &'static str, value: &'static str) {
+/// What one answered request counts, beyond its outcome: the signature
+/// scheme once the signature was accepted, and the cache status once the
+/// number was looked up.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RequestCounts {
+    pub scheme: Option<&'static str>,
+    pub cache: Option<&'static str>,
+}
+
+/// Counts one answered request: its outcome, its duration and what `counts`
+/// holds, in this thread's counts under one lock once a recorder is
+/// installed.
+pub fn request_answered(outcome: &'static str, counts: RequestCounts, duration: Duration) {
+    let counters = [
+        Some((REQUESTS, "outcome", outcome)),
+        counts
+            .scheme
+            .map(|scheme| (SIGNATURE_SCHEMES, "scheme", scheme)),
+        // The number of cached entries is set when the metrics are rendered
+        // rather than here: counting them takes a lock on every shard.
+        counts.cache.map(|cache| (CACHE_LOOKUPS, "result", cache)),
+    ];
     if HANDLE.get().is_none() {
         // No recorder that would collect the thread's counts.
-        counter!(name, label => value).increment(1);
+        for (name, label, value) in counters.into_iter().flatten() {
+            counter!(name, label => value).increment(1);
+        }
         return;
     }
-    per_thread::increment(name, label, value);
-}
-
-pub fn request_answered(outcome: &'static str, duration: Duration) {
-    increment_fixed_counter(REQUESTS, "outcome", outcome);
-    if HANDLE.get().is_some() {
-        per_thread::record_duration(duration.as_secs_f64());
-    }
-}
-
-pub fn signature_accepted(scheme: &'static str) {
-    increment_fixed_counter(SIGNATURE_SCHEMES, "scheme", scheme);
-}
-
-/// Counts one cache lookup. The number of cached entries is set when the
-/// metrics are rendered rather than here: counting them takes a lock on
-/// every shard of the cache.
-pub fn cache_lookup(result: &'static str) {
-    increment_fixed_counter(CACHE_LOOKUPS, "result", result);
+    per_thread::request_answered(&counters, duration.as_secs_f64());
 }
 
 pub fn cache_size(entries: u64) {

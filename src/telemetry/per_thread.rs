@@ -91,15 +91,19 @@ impl Pending {
     }
 }
 
-/// Adds one to the counter `name{label="value"}`. The label values come
+/// Adds one to each counter `name{label="value"}` of `counters` and records
+/// one request's duration in seconds, under one lock. The label values come
 /// from fixed sets, so a thread's list stays short.
-pub(super) fn increment(name: &'static str, label: &'static str, value: &'static str) {
-    with_pending(|pending| pending.increment(name, label, value));
-}
-
-/// Records one request's duration in seconds.
-pub(super) fn record_duration(seconds: f64) {
-    with_pending(|pending| pending.record_duration(seconds));
+pub(super) fn request_answered(
+    counters: &[Option<(&'static str, &'static str, &'static str)>],
+    seconds: f64,
+) {
+    with_pending(|pending| {
+        for (name, label, value) in counters.iter().flatten() {
+            pending.increment(name, label, value);
+        }
+        pending.record_duration(seconds);
+    });
 }
 
 /// Adds every thread's counts to the recorder and to the request durations,
@@ -258,9 +262,11 @@ mod tests {
     #[test]
     fn thread_counts_stay_listed_after_thread_ends() {
         const ENDED_THREAD_COUNTER: &str = "per_thread_ended_thread_total";
-        std::thread::spawn(|| increment(ENDED_THREAD_COUNTER, "result", "hit"))
-            .join()
-            .expect("the counting thread panicked");
+        std::thread::spawn(|| {
+            request_answered(&[Some((ENDED_THREAD_COUNTER, "result", "hit"))], 0.001)
+        })
+        .join()
+        .expect("the counting thread panicked");
 
         let listed: u64 = lock(&SHARDS)
             .iter()
