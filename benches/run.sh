@@ -196,11 +196,12 @@ done
 
 log "building badgegate ($PROFILE profile)"
 cargo build --profile "$PROFILE" --locked --bin badgegate
-log "building the baseline and the mock upstream ($PROFILE profile)"
+log "building the baseline, the mock upstream and the relay ($PROFILE profile)"
 cargo build --profile "$PROFILE" --locked --manifest-path benches/Cargo.toml --target-dir target/bench-tools
 GATEWAY=$ROOT/target/$PROFILE_DIR/badgegate
 BASELINE=$ROOT/target/bench-tools/$PROFILE_DIR/baseline
 MOCK=$ROOT/target/bench-tools/$PROFILE_DIR/mock-upstream
+RELAY=$ROOT/target/bench-tools/$PROFILE_DIR/relay
 
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -294,6 +295,10 @@ if step_enabled miss; then
     port_mock=$(free_port)
     start_server "$OUT/mock-upstream.log" "$MOCK" --listen "127.0.0.1:$port_mock" --latency-ms 5
     pid_mock=$STARTED_PID
+    # A bare TCP relay in front of the mock: what any proxy adds.
+    port_relay=$(free_port)
+    start_server "$OUT/relay.log" "$RELAY" --listen "127.0.0.1:$port_relay" --upstream "127.0.0.1:$port_mock"
+    pid_relay=$STARTED_PID
     port=$(free_port)
     write_config "$OUT/gateway-miss.toml" "$port" warn "$(hubspot_source "$port_mock")"
     start_server "$OUT/gateway-miss.log" "$GATEWAY" serve --config "$OUT/gateway-miss.toml"
@@ -303,6 +308,7 @@ if step_enabled miss; then
 
     gateway_url=http://127.0.0.1:$port/justcall/contact-badge
     direct_url=http://127.0.0.1:$port_mock/crm/v3/objects/contacts/search
+    relay_url=http://127.0.0.1:$port_relay/crm/v3/objects/contacts/search
     $TOOL search-body --index 4000000 --out "$OUT/miss-direct.txt"
     # Every request asks for a number no earlier request asked for, at about
     # 200 requests per second on one connection; 1,000 per second of run
@@ -315,6 +321,7 @@ if step_enabled miss; then
     $TOOL requests --url "$gateway_url" --secret "$SECRET" --count 2000 --first 4000000 --salt 99 \
         --out "$OUT/miss-warmup.txt"
     warm_up "$OUT/miss-direct.txt" "$direct_url" 1 1
+    warm_up "$OUT/miss-direct.txt" "$relay_url" 1 1
     warm_up "$OUT/miss-warmup.txt" "$gateway_url" 1 1
     # Two conditions: "idle", where the cores sleep between requests as
     # they would on a quiet host, and "awake", where one busy loop per core
@@ -334,6 +341,8 @@ if step_enabled miss; then
         for round in $(seq "$ROUNDS"); do
             run_wrk "{\"test\": \"miss\", \"cpus\": \"$cpus\", \"server\": \"upstream-direct\", \"round\": $round}" \
                 "$OUT/miss-direct.txt" "$direct_url" 1 1 "$DURATION"
+            run_wrk "{\"test\": \"miss\", \"cpus\": \"$cpus\", \"server\": \"relay\", \"round\": $round}" \
+                "$OUT/miss-direct.txt" "$relay_url" 1 1 "$DURATION"
             requests=$OUT/miss-$cpus-round-$round.txt
             first=$((5000000 + round * 100000 + $([ "$cpus" = awake ] && echo 50000 || echo 0)))
             $TOOL requests --url "$gateway_url" --secret "$SECRET" --count "$per_round" \
@@ -355,6 +364,7 @@ if step_enabled miss; then
         fail "upstream calls failed during the miss step; see $OUT/gateway-miss.log"
     fi
     stop_server "$pid"
+    stop_server "$pid_relay"
     stop_server "$pid_mock"
 fi
 
@@ -467,6 +477,7 @@ print(json.dumps({'test': 'coalescing', 'requests': $BURST, 'upstream_calls': $c
                   'found': burst['found'], 'seconds': burst['seconds'], 'cache_labels': $labels}))")
     $TOOL add "$RESULTS" --json "$result"
     stop_server "$pid"
+    stop_server "$pid_relay"
     stop_server "$pid_mock"
 fi
 

@@ -426,6 +426,16 @@ def cmd_report(args):
                      f"{fmt(p99)} us (gateway {fmt(median([r['p99_us'] for r in miss]))} us - "
                      f"upstream {fmt(median([r['p99_us'] for r in direct]))} us)",
                      "< 300 us", verdict(p99 < 300)))
+        relay = runs("relay")
+        if relay:
+            relay_p50 = median([r["p50_us"] for r in relay]) - median([r["p50_us"] for r in direct])
+            relay_p99 = median([r["p99_us"] for r in relay]) - median([r["p99_us"] for r in direct])
+            rows.append((f"Bare TCP relay's overhead (the floor for any proxy), median, {label}",
+                         f"{fmt(relay_p50)} us (relay {fmt(median([r['p50_us'] for r in relay]))} us - "
+                         f"upstream {fmt(median([r['p50_us'] for r in direct]))} us)", "-", "-"))
+            rows.append((f"Bare TCP relay's overhead, p99, {label}", f"{fmt(relay_p99)} us", "-", "-"))
+            rows.append((f"Cache-miss overhead beyond the relay's, median, {label}",
+                         f"{fmt(p50 - relay_p50)} us", "-", "-"))
 
     for variant, label in (("signed", "signed lookups, signature memory included"),
                            ("unverified", "verification off, cache only")):
