@@ -3,6 +3,7 @@
 
 mod request;
 pub mod scheme;
+mod seen;
 pub mod timestamp;
 
 pub use request::{

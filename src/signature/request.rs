@@ -4,15 +4,14 @@
 //! whose signature was not checked.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::hash::{BuildHasher, RandomState};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use super::scheme::{decode_signature, Scheme, SigningKey};
+use super::seen::SeenSignatures;
 use super::timestamp;
 use crate::config::JustcallSettings;
 
@@ -186,9 +185,6 @@ impl Rejection {
     }
 }
 
-/// Most signatures remembered at once to detect reuse with another number.
-const MAX_REMEMBERED_SIGNATURES: usize = 100_000;
-
 /// How long a signature is remembered when the replay window is off.
 const SIGNATURE_MEMORY_WITHOUT_WINDOW: Duration = Duration::from_secs(3600);
 
@@ -205,80 +201,6 @@ pub struct Verifier {
     tolerance: Option<Duration>,
     verify_signatures: bool,
     seen: Arc<SeenSignatures>,
-}
-
-/// Signatures accepted recently, each with the number it arrived with, in
-/// the order they arrived: the oldest is forgotten first, when its time is
-/// up or when the memory is full.
-///
-/// To keep the memory small, a signature is remembered by its first 16
-/// bytes and the number by a keyed 64-bit hash. Both come from values an
-/// attacker cannot choose without the secret (the signature verified, and
-/// the hash key is random per process), so a false "same" or "different"
-/// has odds of about 2^-64.
-///
-/// NOTE: the memory is per process. Another replica, or this one after a
-/// restart, accepts a captured signature with another number until its
-/// timestamp leaves the window. Sharing it through Redis would add a round
-/// trip to every request, cache hits included.
-struct SeenSignatures {
-    state: Mutex<SeenState>,
-    /// How long a signature is remembered.
-    keep_for: Duration,
-    numbers: RandomState,
-}
-
-#[derive(Default)]
-struct SeenState {
-    numbers: HashMap<u128, (u64, Instant)>,
-    arrivals: VecDeque<(u128, Instant)>,
-}
-
-impl SeenSignatures {
-    fn new(keep_for: Duration) -> Self {
-        SeenSignatures {
-            state: Mutex::new(SeenState::default()),
-            keep_for,
-            numbers: RandomState::new(),
-        }
-    }
-
-    /// Records `signature` with `number` unless it is remembered already;
-    /// returns whether it is new or came with the same number before.
-    fn first_use_or_same_number(&self, signature: [u8; 32], number: &str) -> bool {
-        let mut prefix = [0u8; 16];
-        prefix.copy_from_slice(&signature[..16]);
-        let signature = u128::from_le_bytes(prefix);
-        let number = self.numbers.hash_one(number);
-        let now = Instant::now();
-        let mut state = self
-            .state
-            .lock()
-            .expect("signature memory lock is never poisoned");
-        fn forget_oldest(state: &mut SeenState) {
-            if let Some((oldest, _)) = state.arrivals.pop_front() {
-                state.numbers.remove(&oldest);
-            }
-        }
-        while state
-            .arrivals
-            .front()
-            .is_some_and(|(_, arrived)| now.saturating_duration_since(*arrived) >= self.keep_for)
-        {
-            forget_oldest(&mut state);
-        }
-        match state.numbers.get(&signature) {
-            Some((first, _)) => *first == number,
-            None => {
-                if state.arrivals.len() >= MAX_REMEMBERED_SIGNATURES {
-                    forget_oldest(&mut state);
-                }
-                state.numbers.insert(signature, (number, now));
-                state.arrivals.push_back((signature, now));
-                true
-            }
-        }
-    }
 }
 
 impl Verifier {
@@ -641,42 +563,5 @@ impl<'a> UnverifiedRequest<'a> {
 
     pub(super) fn urls_for_test(&mut self, urls: Vec<String>) {
         self.urls = Cow::Owned(urls);
-    }
-}
-
-#[cfg(test)]
-mod seen_tests {
-    use super::*;
-
-    #[test]
-    fn seen_signature_rejects_another_number() {
-        let seen = SeenSignatures::new(Duration::from_secs(600));
-        assert!(seen.first_use_or_same_number([7; 32], "14155550123"));
-        assert!(seen.first_use_or_same_number([7; 32], "14155550123"));
-        assert!(!seen.first_use_or_same_number([7; 32], "14155550199"));
-        assert!(seen.first_use_or_same_number([8; 32], "14155550199"));
-    }
-
-    #[test]
-    fn seen_signature_expires() {
-        let seen = SeenSignatures::new(Duration::ZERO);
-        assert!(seen.first_use_or_same_number([7; 32], "14155550123"));
-        assert!(seen.first_use_or_same_number([7; 32], "14155550199"));
-    }
-
-    #[test]
-    fn seen_signatures_drop_oldest_when_full() {
-        let seen = SeenSignatures::new(Duration::from_secs(600));
-        let signature = |index: usize| {
-            let mut bytes = [0u8; 32];
-            bytes[..8].copy_from_slice(&(index as u64).to_le_bytes());
-            bytes
-        };
-        for index in 0..=MAX_REMEMBERED_SIGNATURES {
-            assert!(seen.first_use_or_same_number(signature(index), "14155550123"));
-        }
-        // The first signature made room for the last one; the second is still held.
-        assert!(seen.first_use_or_same_number(signature(0), "14155550199"));
-        assert!(!seen.first_use_or_same_number(signature(2), "14155550199"));
     }
 }

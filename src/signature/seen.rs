@@ -1,0 +1,181 @@
+//! The verifier's memory of accepted signatures, which catches a captured
+//! request sent again with another number.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Most signatures remembered at once to detect reuse with another number.
+pub(super) const MAX_REMEMBERED_SIGNATURES: usize = 100_000;
+
+/// Signatures accepted recently, each with the number it arrived with, in
+/// the order they arrived: the oldest is forgotten first, when its time is
+/// up or when the memory is full.
+///
+/// To keep the memory small, a signature is remembered by its first 16
+/// bytes and the number by a keyed 64-bit hash. Both come from values an
+/// attacker cannot choose without the secret (the signature verified, and
+/// the hash key is random per process), so a false "same" or "different"
+/// has odds of about 2^-64. One remembered signature takes 48 bytes, plus
+/// the free room of the table and the queue.
+///
+/// NOTE: the memory is per process. Another replica, or this one after a
+/// restart, accepts a captured signature with another number until its
+/// timestamp leaves the window. Sharing it through Redis would add a round
+/// trip to every request, cache hits included.
+pub(super) struct SeenSignatures {
+    state: Mutex<SeenState>,
+    /// How long a signature is remembered, in milliseconds.
+    keep_for_ms: u64,
+    numbers: RandomState,
+    /// The instant that arrival times are counted from.
+    epoch: Instant,
+}
+
+#[derive(Default)]
+struct SeenState {
+    /// The number hash each remembered signature arrived with.
+    numbers: HashMap<Prefix, u64, BuildHasherDefault<PrefixHasher>>,
+    /// Each remembered signature with its arrival in milliseconds since
+    /// `epoch`, oldest first.
+    arrivals: VecDeque<(Prefix, u64)>,
+}
+
+/// The first 16 bytes of a signature, as two words, so that a table entry
+/// needs no 16-byte alignment.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Prefix([u64; 2]);
+
+impl Hash for Prefix {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0[0]);
+    }
+}
+
+/// Uses a prefix's first word as its hash. Only verified signatures are
+/// remembered, and they come from a digest keyed with the secret, so their
+/// words are uniform and no client can choose them to crowd one bucket.
+#[derive(Default)]
+struct PrefixHasher(u64);
+
+impl Hasher for PrefixHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // A `Prefix` calls `write_u64` only; other input is folded in.
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = word;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl SeenSignatures {
+    pub(super) fn new(keep_for: Duration) -> Self {
+        SeenSignatures {
+            state: Mutex::new(SeenState::default()),
+            keep_for_ms: u64::try_from(keep_for.as_millis()).unwrap_or(u64::MAX),
+            numbers: RandomState::new(),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Records `signature` with `number` unless it is remembered already;
+    /// returns whether it is new or came with the same number before.
+    pub(super) fn first_use_or_same_number(&self, signature: [u8; 32], number: &str) -> bool {
+        let word = |at: usize| {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&signature[at..at + 8]);
+            u64::from_le_bytes(bytes)
+        };
+        let signature = Prefix([word(0), word(8)]);
+        let number = self.numbers.hash_one(number);
+        let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let mut state = self
+            .state
+            .lock()
+            .expect("signature memory lock is never poisoned");
+        fn forget_oldest(state: &mut SeenState) {
+            if let Some((oldest, _)) = state.arrivals.pop_front() {
+                state.numbers.remove(&oldest);
+            }
+        }
+        while state
+            .arrivals
+            .front()
+            .is_some_and(|(_, arrived)| now.saturating_sub(*arrived) >= self.keep_for_ms)
+        {
+            forget_oldest(&mut state);
+        }
+        match state.numbers.get(&signature) {
+            Some(first) => *first == number,
+            None => {
+                if state.arrivals.len() >= MAX_REMEMBERED_SIGNATURES {
+                    forget_oldest(&mut state);
+                }
+                state.numbers.insert(signature, number);
+                state.arrivals.push_back((signature, now));
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seen_signature_rejects_another_number() {
+        let seen = SeenSignatures::new(Duration::from_secs(600));
+        assert!(seen.first_use_or_same_number([7; 32], "14155550123"));
+        assert!(seen.first_use_or_same_number([7; 32], "14155550123"));
+        assert!(!seen.first_use_or_same_number([7; 32], "14155550199"));
+        assert!(seen.first_use_or_same_number([8; 32], "14155550199"));
+    }
+
+    #[test]
+    fn seen_signature_expires() {
+        let seen = SeenSignatures::new(Duration::ZERO);
+        assert!(seen.first_use_or_same_number([7; 32], "14155550123"));
+        assert!(seen.first_use_or_same_number([7; 32], "14155550199"));
+    }
+
+    #[test]
+    fn seen_signatures_drop_oldest_when_full() {
+        let seen = SeenSignatures::new(Duration::from_secs(600));
+        let signature = |index: usize| {
+            let mut bytes = [0u8; 32];
+            bytes[..8].copy_from_slice(&(index as u64).to_le_bytes());
+            bytes
+        };
+        for index in 0..=MAX_REMEMBERED_SIGNATURES {
+            assert!(seen.first_use_or_same_number(signature(index), "14155550123"));
+        }
+        // The first signature made room for the last one; the second is still held.
+        assert!(seen.first_use_or_same_number(signature(0), "14155550199"));
+        assert!(!seen.first_use_or_same_number(signature(2), "14155550199"));
+    }
+
+    #[test]
+    fn prefixes_differing_in_second_word() {
+        let seen = SeenSignatures::new(Duration::from_secs(600));
+        let mut other = [7; 32];
+        other[12] = 0;
+        assert!(seen.first_use_or_same_number([7; 32], "14155550123"));
+        assert!(seen.first_use_or_same_number(other, "14155550199"));
+        assert!(!seen.first_use_or_same_number(other, "14155550123"));
+    }
+
+    #[test]
+    fn table_and_queue_entries_take_24_bytes() {
+        // The table and the queue both hold a prefix with one word.
+        assert_eq!(std::mem::size_of::<(Prefix, u64)>(), 24);
+    }
+}
