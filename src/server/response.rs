@@ -1,7 +1,7 @@
 //! The JustCall endpoint's one response shape, and the table from error code
 //! to HTTP status.
 
-use actix_web::http::header::ContentType;
+use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use serde_json::json;
@@ -88,8 +88,10 @@ pub fn badge(badge: &Badge) -> HttpResponse {
         data: badge,
     };
     serde_json::to_writer(&mut body, &found).expect("writing JSON into a Vec cannot fail");
+    // A static header value: actix's JSON helper converts a `mime` type,
+    // which copies the text into a new allocation on every response.
     HttpResponse::Ok()
-        .insert_header(ContentType::json())
+        .insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json")))
         .body(body)
 }
 

@@ -288,7 +288,7 @@ impl Verifier {
         if let Some(signature) = signature {
             if !self
                 .seen
-                .first_use_or_same_number(signature, &contact_number)
+                .first_use_or_same_number(signature, &contact_number, now)
             {
                 return Err(RequestError::Unauthorized(Rejection::ReusedSignature));
             }

@@ -4,7 +4,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 /// Most signatures remembered at once to detect reuse with another number.
 pub(super) const MAX_REMEMBERED_SIGNATURES: usize = 100_000;
@@ -29,16 +31,14 @@ pub(super) struct SeenSignatures {
     /// How long a signature is remembered, in milliseconds.
     keep_for_ms: u64,
     numbers: RandomState,
-    /// The instant that arrival times are counted from.
-    epoch: Instant,
 }
 
 #[derive(Default)]
 struct SeenState {
     /// The number hash each remembered signature arrived with.
     numbers: HashMap<Prefix, u64, BuildHasherDefault<PrefixHasher>>,
-    /// Each remembered signature with its arrival in milliseconds since
-    /// `epoch`, oldest first.
+    /// Each remembered signature with its arrival in milliseconds since the
+    /// Unix epoch, oldest first.
     arrivals: VecDeque<(Prefix, u64)>,
 }
 
@@ -82,13 +82,21 @@ impl SeenSignatures {
             state: Mutex::new(SeenState::default()),
             keep_for_ms: u64::try_from(keep_for.as_millis()).unwrap_or(u64::MAX),
             numbers: RandomState::new(),
-            epoch: Instant::now(),
         }
     }
 
-    /// Records `signature` with `number` unless it is remembered already;
-    /// returns whether it is new or came with the same number before.
-    pub(super) fn first_use_or_same_number(&self, signature: [u8; 32], number: &str) -> bool {
+    /// Records `signature` with `number`, arriving `now`, unless it is
+    /// remembered already; returns whether it is new or came with the same
+    /// number before.
+    ///
+    /// Arrivals are wall-clock times, as the timestamp window is. A clock set
+    /// back keeps signatures longer, which rejects more, never fewer.
+    pub(super) fn first_use_or_same_number(
+        &self,
+        signature: [u8; 32],
+        number: &str,
+        now: DateTime<Utc>,
+    ) -> bool {
         let word = |at: usize| {
             let mut bytes = [0u8; 8];
             bytes.copy_from_slice(&signature[at..at + 8]);
@@ -96,7 +104,7 @@ impl SeenSignatures {
         };
         let signature = Prefix([word(0), word(8)]);
         let number = self.numbers.hash_one(number);
-        let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let now = u64::try_from(now.timestamp_millis()).unwrap_or(0);
         let mut state = self
             .state
             .lock()
@@ -131,20 +139,37 @@ impl SeenSignatures {
 mod tests {
     use super::*;
 
-    #[test]
-    fn seen_signature_rejects_another_number() {
-        let seen = SeenSignatures::new(Duration::from_secs(600));
-        assert!(seen.first_use_or_same_number([7; 32], "14155550123"));
-        assert!(seen.first_use_or_same_number([7; 32], "14155550123"));
-        assert!(!seen.first_use_or_same_number([7; 32], "14155550199"));
-        assert!(seen.first_use_or_same_number([8; 32], "14155550199"));
+    const ADA: &str = "14155550123";
+    const GRACE: &str = "14155550199";
+
+    /// Returns the wall-clock time `seconds` after a fixed start.
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_780_000_000 + seconds, 0).expect("the time is in range")
     }
 
     #[test]
-    fn seen_signature_expires() {
-        let seen = SeenSignatures::new(Duration::ZERO);
-        assert!(seen.first_use_or_same_number([7; 32], "14155550123"));
-        assert!(seen.first_use_or_same_number([7; 32], "14155550199"));
+    fn seen_signature_rejects_another_number() {
+        let seen = SeenSignatures::new(Duration::from_secs(600));
+        assert!(seen.first_use_or_same_number([7; 32], ADA, at(0)));
+        assert!(seen.first_use_or_same_number([7; 32], ADA, at(1)));
+        assert!(!seen.first_use_or_same_number([7; 32], GRACE, at(2)));
+        assert!(seen.first_use_or_same_number([8; 32], GRACE, at(3)));
+    }
+
+    #[test]
+    fn seen_signature_expires_after_keep_time() {
+        let seen = SeenSignatures::new(Duration::from_secs(600));
+        assert!(seen.first_use_or_same_number([7; 32], ADA, at(0)));
+        assert!(!seen.first_use_or_same_number([7; 32], GRACE, at(599)));
+        assert!(seen.first_use_or_same_number([7; 32], GRACE, at(600)));
+    }
+
+    #[test]
+    fn clock_set_back_keeps_signatures() {
+        let seen = SeenSignatures::new(Duration::from_secs(600));
+        assert!(seen.first_use_or_same_number([7; 32], ADA, at(0)));
+        assert!(!seen.first_use_or_same_number([7; 32], GRACE, at(-3600)));
+        assert!(!seen.first_use_or_same_number([7; 32], GRACE, at(599)));
     }
 
     #[test]
@@ -156,11 +181,11 @@ mod tests {
             bytes
         };
         for index in 0..=MAX_REMEMBERED_SIGNATURES {
-            assert!(seen.first_use_or_same_number(signature(index), "14155550123"));
+            assert!(seen.first_use_or_same_number(signature(index), ADA, at(0)));
         }
         // The first signature made room for the last one; the second is still held.
-        assert!(seen.first_use_or_same_number(signature(0), "14155550199"));
-        assert!(!seen.first_use_or_same_number(signature(2), "14155550199"));
+        assert!(seen.first_use_or_same_number(signature(0), GRACE, at(1)));
+        assert!(!seen.first_use_or_same_number(signature(2), GRACE, at(1)));
     }
 
     #[test]
@@ -168,9 +193,9 @@ mod tests {
         let seen = SeenSignatures::new(Duration::from_secs(600));
         let mut other = [7; 32];
         other[12] = 0;
-        assert!(seen.first_use_or_same_number([7; 32], "14155550123"));
-        assert!(seen.first_use_or_same_number(other, "14155550199"));
-        assert!(!seen.first_use_or_same_number(other, "14155550123"));
+        assert!(seen.first_use_or_same_number([7; 32], ADA, at(0)));
+        assert!(seen.first_use_or_same_number(other, GRACE, at(1)));
+        assert!(!seen.first_use_or_same_number(other, ADA, at(2)));
     }
 
     #[test]
