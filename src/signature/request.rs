@@ -157,7 +157,7 @@ pub enum Rejection {
     MissingTimestamp,
     #[error("the x-justcall-request-timestamp header is not `YYYY-MM-DD HH:MM:SS` (UTC) or Unix seconds or milliseconds")]
     InvalidTimestamp,
-    #[error("the request timestamp is {} s away from the gateway's clock, more than the {} s allowed", .skew.as_secs(), .tolerance.as_secs())]
+    #[error("the request timestamp is {:.3} s away from the gateway's clock, more than the {} s allowed", .skew.as_secs_f64(), .tolerance.as_secs())]
     StaleTimestamp { skew: Duration, tolerance: Duration },
     #[error("this signature was already used with another contact_number; sign each request anew")]
     ReusedSignature,
@@ -185,8 +185,21 @@ impl Rejection {
     }
 }
 
-/// How long a signature is remembered when the replay window is off.
-const SIGNATURE_MEMORY_WITHOUT_WINDOW: Duration = Duration::from_secs(3600);
+/// The shortest time a signature is remembered, and the time when the
+/// replay window is off. A reload that widens the window up to half of it
+/// finds every signature of the old window still remembered.
+const MIN_SIGNATURE_MEMORY: Duration = Duration::from_secs(3600);
+
+/// Returns how long to remember a signature under `settings`: at least
+/// twice the window, because a timestamp may be that far ahead of the clock
+/// or behind it.
+fn signature_memory(settings: &JustcallSettings) -> Duration {
+    settings
+        .timestamp_tolerance
+        .map_or(MIN_SIGNATURE_MEMORY, |window| {
+            window.saturating_mul(2).max(MIN_SIGNATURE_MEMORY)
+        })
+}
 
 /// Checks requests against the configured secrets.
 ///
@@ -205,18 +218,20 @@ pub struct Verifier {
 
 impl Verifier {
     pub fn new(settings: &JustcallSettings) -> Self {
-        let memory = SeenSignatures::new(
-            settings
-                .timestamp_tolerance
-                .map(|window| window * 2)
-                .unwrap_or(SIGNATURE_MEMORY_WITHOUT_WINDOW),
-        );
+        let memory = SeenSignatures::new(signature_memory(settings));
         Self::with_memory(settings, Arc::new(memory))
     }
 
     /// Builds a verifier for reloaded settings that keeps remembering the
-    /// signatures this one has seen, so a reload opens no replay gap.
+    /// signatures this one has seen. The memory's keep time only grows, so
+    /// a narrower window forgets nothing the old one may still accept.
+    ///
+    /// NOTE: a reload that widens the window beyond half an hour cannot
+    /// bring back signatures already forgotten. Until the old timestamps
+    /// leave the new window, such a signature is accepted with another
+    /// number.
     pub fn reloaded(&self, settings: &JustcallSettings) -> Self {
+        self.seen.keep_at_least(signature_memory(settings));
         Self::with_memory(settings, Arc::clone(&self.seen))
     }
 

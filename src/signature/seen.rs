@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -29,7 +30,7 @@ pub(super) const MAX_REMEMBERED_SIGNATURES: usize = 100_000;
 pub(super) struct SeenSignatures {
     state: Mutex<SeenState>,
     /// How long a signature is remembered, in milliseconds.
-    keep_for_ms: u64,
+    keep_for_ms: AtomicU64,
     numbers: RandomState,
 }
 
@@ -40,6 +41,10 @@ struct SeenState {
     /// Each remembered signature with its arrival in milliseconds since the
     /// Unix epoch, oldest first.
     arrivals: VecDeque<(Prefix, u64)>,
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The first 16 bytes of a signature, as two words, so that a table entry
@@ -80,9 +85,15 @@ impl SeenSignatures {
     pub(super) fn new(keep_for: Duration) -> Self {
         SeenSignatures {
             state: Mutex::new(SeenState::default()),
-            keep_for_ms: u64::try_from(keep_for.as_millis()).unwrap_or(u64::MAX),
+            keep_for_ms: AtomicU64::new(millis(keep_for)),
             numbers: RandomState::new(),
         }
+    }
+
+    /// Raises the keep time to `keep_for` if it is shorter; never lowers it.
+    pub(super) fn keep_at_least(&self, keep_for: Duration) {
+        self.keep_for_ms
+            .fetch_max(millis(keep_for), Ordering::Relaxed);
     }
 
     /// Records `signature` with `number`, arriving `now`, unless it is
@@ -105,6 +116,7 @@ impl SeenSignatures {
         let signature = Prefix([word(0), word(8)]);
         let number = self.numbers.hash_one(number);
         let now = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+        let keep_for = self.keep_for_ms.load(Ordering::Relaxed);
         let mut state = self
             .state
             .lock()
@@ -117,7 +129,7 @@ impl SeenSignatures {
         while state
             .arrivals
             .front()
-            .is_some_and(|(_, arrived)| now.saturating_sub(*arrived) >= self.keep_for_ms)
+            .is_some_and(|(_, arrived)| now.saturating_sub(*arrived) > keep_for)
         {
             forget_oldest(&mut state);
         }
@@ -160,8 +172,18 @@ mod tests {
     fn seen_signature_expires_after_keep_time() {
         let seen = SeenSignatures::new(Duration::from_secs(600));
         assert!(seen.first_use_or_same_number([7; 32], ADA, at(0)));
-        assert!(!seen.first_use_or_same_number([7; 32], GRACE, at(599)));
-        assert!(seen.first_use_or_same_number([7; 32], GRACE, at(600)));
+        assert!(!seen.first_use_or_same_number([7; 32], GRACE, at(600)));
+        assert!(seen.first_use_or_same_number([7; 32], GRACE, at(601)));
+    }
+
+    #[test]
+    fn keep_time_only_grows() {
+        let seen = SeenSignatures::new(Duration::from_secs(600));
+        seen.keep_at_least(Duration::from_secs(1200));
+        seen.keep_at_least(Duration::from_secs(4));
+        assert!(seen.first_use_or_same_number([7; 32], ADA, at(0)));
+        assert!(!seen.first_use_or_same_number([7; 32], GRACE, at(1200)));
+        assert!(seen.first_use_or_same_number([7; 32], GRACE, at(1201)));
     }
 
     #[test]

@@ -156,6 +156,32 @@ fn tampered_number_with_reused_signature_is_rejected() {
 }
 
 #[test]
+fn reload_widening_window_keeps_signatures() {
+    let narrow = JustcallSettings {
+        timestamp_tolerance: Some(Duration::from_secs(100)),
+        ..settings()
+    };
+    let verifier = Verifier::new(&narrow);
+    verifier.verify(Request::valid().build(), now()).unwrap();
+
+    let wide = JustcallSettings {
+        timestamp_tolerance: Some(Duration::from_secs(900)),
+        ..settings()
+    };
+    let reloaded = verifier.reloaded(&wide);
+    let tampered = Request {
+        body: body(REQUEST_ID, "442079460958"),
+        ..Request::valid()
+    };
+    // Twice the old window later, the timestamp is inside the new window.
+    let later = now() + Duration::from_secs(400);
+    assert_eq!(
+        rejection(reloaded.verify(tampered.build(), later)),
+        Rejection::ReusedSignature
+    );
+}
+
+#[test]
 fn repeated_request_with_same_number_verifies() {
     let verifier = Verifier::new(&settings());
     verifier.verify(Request::valid().build(), now()).unwrap();
