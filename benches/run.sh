@@ -477,7 +477,6 @@ print(json.dumps({'test': 'coalescing', 'requests': $BURST, 'upstream_calls': $c
                   'found': burst['found'], 'seconds': burst['seconds'], 'cache_labels': $labels}))")
     $TOOL add "$RESULTS" --json "$result"
     stop_server "$pid"
-    stop_server "$pid_relay"
     stop_server "$pid_mock"
 fi
 

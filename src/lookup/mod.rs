@@ -328,7 +328,6 @@ impl Lookup {
         ));
     }
 
-    /// Records a lookup's cache result in the metrics.
     /// Starts a run that refreshes a cached answer, unless one is in progress.
     fn refresh_in_background(&self, key: &str, caller: &PhoneNumber) {
         let deadline = Instant::now() + self.inner.deadline;

@@ -31,6 +31,10 @@ fn parse_options() -> Result<Options, String> {
     while let Some(arg) = args.next() {
         let name = arg.as_str();
         let text = match name {
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
             "--listen" | "--upstream" => {
                 args.next().ok_or_else(|| format!("{name} needs a value"))?
             }
@@ -70,7 +74,7 @@ async fn relay(mut client: TcpStream, upstream: SocketAddr) {
     }
 }
 
-fn main() -> std::io::Result<()> {
+fn main() {
     let options = match parse_options() {
         Ok(options) => options,
         Err(message) => {
@@ -78,18 +82,42 @@ fn main() -> std::io::Result<()> {
             std::process::exit(2);
         }
     };
+    if let Err(error) = serve(&options) {
+        eprintln!("error: {error}");
+        std::process::exit(1);
+    }
+}
+
+/// Accepts connections on `options.listen` and relays each until the
+/// process ends.
+fn serve(options: &Options) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
+        .enable_time()
         .build()?;
     runtime.block_on(async {
-        let listener = TcpListener::bind(options.listen).await?;
+        let listener = TcpListener::bind(options.listen).await.map_err(|error| {
+            std::io::Error::new(
+                error.kind(),
+                format!("cannot listen on {}: {error}", options.listen),
+            )
+        })?;
         eprintln!(
             "relay: listening on {}, relaying to {}",
             options.listen, options.upstream
         );
         loop {
-            let (client, _) = listener.accept().await?;
-            tokio::spawn(relay(client, options.upstream));
+            match listener.accept().await {
+                Ok((client, _)) => {
+                    tokio::spawn(relay(client, options.upstream));
+                }
+                Err(error) => {
+                    // Out of file descriptors, for one: the open connections
+                    // go on, and accepting resumes once some close.
+                    eprintln!("relay: cannot accept a connection: {error}");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            }
         }
     })
 }
