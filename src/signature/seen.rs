@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 /// Most signatures remembered at once to detect reuse with another number.
-pub(super) const MAX_REMEMBERED_SIGNATURES: usize = 100_000;
+const MAX_REMEMBERED_SIGNATURES: usize = 100_000;
 
 /// Signatures accepted recently, each with the number it arrived with, in
 /// the order they arrived: the oldest is forgotten first, when its time is
@@ -20,8 +20,9 @@ pub(super) const MAX_REMEMBERED_SIGNATURES: usize = 100_000;
 /// bytes and the number by a keyed 64-bit hash. Both come from values an
 /// attacker cannot choose without the secret (the signature verified, and
 /// the hash key is random per process), so a false "same" or "different"
-/// has odds of about 2^-64. One remembered signature takes 48 bytes, plus
-/// the free room of the table and the queue.
+/// has odds of about 2^-64. One remembered signature takes a 24-byte table
+/// entry with its control byte and a 24-byte queue entry, plus the free room
+/// of both.
 ///
 /// NOTE: the memory is per process. Another replica, or this one after a
 /// restart, accepts a captured signature with another number until its
