@@ -430,6 +430,13 @@ async fn metrics_count_scripted_requests() {
         .await;
     assert_eq!(reply.status, 400, "malformed JSON: {}", reply.text);
 
+    // A verified request with an empty number is rejected but still counts
+    // by its scheme.
+    let empty_number = BadgeRequest::signed(SECRET, &gateway.badge_url(), "");
+    request_ids.push(empty_number.request_id.clone());
+    let reply = gateway.send(&empty_number).await;
+    assert_eq!(reply.status, 400, "empty contact_number: {}", reply.text);
+
     let oversized = BadgeRequest::signed(SECRET, &gateway.badge_url(), ADA_NUMBER);
     request_ids.push(oversized.request_id.clone());
     let padded = json!({
@@ -462,7 +469,7 @@ async fn metrics_count_scripted_requests() {
     );
     assert_eq!(
         metrics.value(requests, &[("outcome", "bad_request")]),
-        Some(1.0),
+        Some(2.0),
         "{text}"
     );
     assert_eq!(
@@ -472,7 +479,7 @@ async fn metrics_count_scripted_requests() {
     );
     assert_eq!(metrics.named(requests).len(), 5, "{text}");
 
-    // Three requests verified: two found and one not found.
+    // Four requests verified: two found, one not found, one empty number.
     let schemes = metrics.named("badgegate_signature_scheme_total");
     assert_eq!(schemes.len(), 1, "{text}");
     assert_eq!(
@@ -480,7 +487,7 @@ async fn metrics_count_scripted_requests() {
             "badgegate_signature_scheme_total",
             &[("scheme", "hmac_sha256")]
         ),
-        Some(3.0),
+        Some(4.0),
         "{text}"
     );
 
@@ -536,7 +543,7 @@ async fn metrics_count_scripted_requests() {
     );
     assert_eq!(
         metrics.value("badgegate_request_duration_seconds_count", &[]),
-        Some(7.0),
+        Some(8.0),
         "{text}"
     );
 

@@ -121,7 +121,12 @@ async fn answer(
             }
             return rejected(ErrorCode::Unauthorized, rejection.to_string());
         }
-        Err(RequestError::BadRequest { field, message }) => {
+        Err(RequestError::BadRequest {
+            field,
+            message,
+            verified,
+        }) => {
+            counts.scheme = verified.map(|scheme| scheme.label());
             tracing::warn!(
                 reason = "bad_request",
                 field,

@@ -138,6 +138,9 @@ pub enum RequestError {
     BadRequest {
         field: &'static str,
         message: String,
+        /// The scheme that verified the signature when the error was found
+        /// after it, so the request still counts by its scheme.
+        verified: Option<Scheme>,
     },
 }
 
@@ -280,26 +283,11 @@ impl Verifier {
         };
 
         let contact_number =
-            match body.contact_number {
-                None | Some(Scalar::Null) => return Err(bad_request(
-                    "contact_number",
-                    "`contact_number` is missing; send the caller's number, e.g. \"14155550123\"",
-                )),
-                Some(Scalar::Text(number)) => number,
-                Some(Scalar::Unsigned(number)) => Cow::Owned(number.to_string()),
-                Some(Scalar::Other) => {
-                    return Err(bad_request(
-                        "contact_number",
-                        "`contact_number` must be a string of digits, e.g. \"14155550123\"",
-                    ))
-                }
-            };
-        if contact_number.trim().is_empty() {
-            return Err(bad_request(
-                "contact_number",
-                "`contact_number` is empty; send the caller's number, e.g. \"14155550123\"",
-            ));
-        }
+            contact_number(body.contact_number).map_err(|message| RequestError::BadRequest {
+                field: "contact_number",
+                message: message.to_string(),
+                verified: Some(scheme),
+            })?;
         if let Some(signature) = signature {
             if !self
                 .seen
@@ -563,10 +551,31 @@ fn required_string<'a>(
     }
 }
 
+/// Returns the body's `contact_number` as text, or why it cannot be one.
+fn contact_number(value: Option<Scalar<'_>>) -> Result<Cow<'_, str>, &'static str> {
+    let number = match value {
+        None | Some(Scalar::Null) => {
+            return Err(
+                "`contact_number` is missing; send the caller's number, e.g. \"14155550123\"",
+            )
+        }
+        Some(Scalar::Text(number)) => number,
+        Some(Scalar::Unsigned(number)) => Cow::Owned(number.to_string()),
+        Some(Scalar::Other) => {
+            return Err("`contact_number` must be a string of digits, e.g. \"14155550123\"")
+        }
+    };
+    if number.trim().is_empty() {
+        return Err("`contact_number` is empty; send the caller's number, e.g. \"14155550123\"");
+    }
+    Ok(number)
+}
+
 fn bad_request(field: &'static str, message: impl Into<String>) -> RequestError {
     RequestError::BadRequest {
         field,
         message: message.into(),
+        verified: None,
     }
 }
 

@@ -392,8 +392,11 @@ fn body_errors_name_the_field() {
             ..Request::valid()
         };
         match Verifier::new(&settings()).verify(request.build(), now()) {
-            Err(RequestError::BadRequest { field, .. }) => {
-                assert_eq!(field, expected_field, "{body}")
+            Err(RequestError::BadRequest {
+                field, verified, ..
+            }) => {
+                assert_eq!(field, expected_field, "{body}");
+                assert_eq!(verified, None, "{body}");
             }
             other => panic!("{body}: expected 400, got {other:?}"),
         }
@@ -418,8 +421,11 @@ fn contact_number_errors_come_after_the_signature() {
             ..Request::valid()
         };
         match Verifier::new(&settings()).verify(request.build(), now()) {
-            Err(RequestError::BadRequest { field, .. }) => {
-                assert_eq!(field, "contact_number", "{case}")
+            Err(RequestError::BadRequest {
+                field, verified, ..
+            }) => {
+                assert_eq!(field, "contact_number", "{case}");
+                assert_eq!(verified, Some(Scheme::Hmac), "{case}");
             }
             other => panic!("{case}: expected 400, got {other:?}"),
         }
