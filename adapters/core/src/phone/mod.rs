@@ -107,8 +107,12 @@ pub struct PhoneNumber {
 }
 
 impl PhoneNumber {
-    fn from_parsed(number: &phonenumber::PhoneNumber, extension: Option<String>) -> Self {
-        let e164 = number.format().mode(Mode::E164).to_string();
+    /// Builds the forms of `number`, whose E.164 form `e164` is already known.
+    fn from_parsed(
+        number: &phonenumber::PhoneNumber,
+        e164: String,
+        extension: Option<String>,
+    ) -> Self {
         let country_code = number.code().value();
         let national_digits = e164[1 + country_code.to_string().len()..].to_string();
         PhoneNumber {
@@ -256,37 +260,47 @@ fn parse_ranked(raw: &str, region: Region, order: Order) -> Result<PhoneNumber, 
     }
     // The first valid reading wins, so the readings after it are not parsed:
     // each parse costs tens of microseconds.
-    let mut parsed: Vec<phonenumber::PhoneNumber> = Vec::with_capacity(readings.len());
+    let mut parsed: Vec<(phonenumber::PhoneNumber, String)> = Vec::with_capacity(readings.len());
     for (region, text) in &readings {
-        let Some(number) = phonenumber::parse(*region, text).ok().filter(round_trips) else {
+        let Ok(number) = phonenumber::parse(*region, text) else {
             continue;
         };
-        if phonenumber::is_valid(&number) {
-            return Ok(PhoneNumber::from_parsed(&number, cleaned.extension));
+        let e164 = number.format().mode(Mode::E164).to_string();
+        if !round_trips(text, &e164) {
+            continue;
         }
-        parsed.push(number);
+        if phonenumber::is_valid(&number) {
+            return Ok(PhoneNumber::from_parsed(&number, e164, cleaned.extension));
+        }
+        parsed.push((number, e164));
     }
     // NOTE: a reading that is only possible (the right length for its
     // country, in a range the metadata does not list as assigned, such as
     // the fictional 555-01xx numbers) is still accepted, so numbers in ranges
     // newer than the bundled metadata keep working.
-    let best = parsed.iter().find(|number| has_possible_length(number));
+    let empty = parsed.is_empty();
+    let best = parsed
+        .into_iter()
+        .find(|(number, e164)| has_possible_length(number, e164));
     match best {
-        Some(number) => Ok(PhoneNumber::from_parsed(number, cleaned.extension)),
-        None if parsed.is_empty() => Err(PhoneError::Unparsable),
+        Some((number, e164)) => Ok(PhoneNumber::from_parsed(&number, e164, cleaned.extension)),
+        None if empty => Err(PhoneError::Unparsable),
         None => Err(PhoneError::ImpossibleLength),
     }
 }
 
-/// Whether the number's E.164 form is at most 15 digits and parses back to
-/// itself. Degenerate readings (all zeros, a trunk prefix read as part of the
-/// number) fail this, and rejecting them keeps parsing idempotent.
-fn round_trips(number: &phonenumber::PhoneNumber) -> bool {
-    let e164 = number.format().mode(Mode::E164).to_string();
+/// Checks that `e164`, the E.164 form of the reading `text`, has at most 15
+/// digits and parses back to itself. Degenerate readings (all zeros, a trunk
+/// prefix read as part of the number) fail, which keeps parsing idempotent.
+/// A reading equal to its E.164 form needs no second parse.
+fn round_trips(text: &str, e164: &str) -> bool {
     if e164.len() - 1 > MAX_E164_DIGITS {
         return false;
     }
-    phonenumber::parse(None, &e164)
+    if text == e164 {
+        return true;
+    }
+    phonenumber::parse(None, e164)
         .map(|again| again.format().mode(Mode::E164).to_string() == e164)
         .unwrap_or(false)
 }
@@ -295,8 +309,7 @@ fn round_trips(number: &phonenumber::PhoneNumber) -> bool {
 /// (fixed line, mobile, toll free, ...) of its country can have, per
 /// libphonenumber's metadata. Lengths of numbers dialled only locally do not
 /// count, because JustCall and CRMs deal in full numbers.
-fn has_possible_length(number: &phonenumber::PhoneNumber) -> bool {
-    let e164 = number.format().mode(Mode::E164).to_string();
+fn has_possible_length(number: &phonenumber::PhoneNumber, e164: &str) -> bool {
     let code = number.code().value();
     let national_length = e164.len() - 1 - code.to_string().len();
     let metadata = number.metadata(&DATABASE).or_else(|| {
