@@ -32,13 +32,15 @@ fn settings(verify_signatures: bool) -> JustcallSettings {
     }
 }
 
-fn signed_request(body: &[u8]) -> UnverifiedRequest {
+fn signed_request(body: &[u8]) -> UnverifiedRequest<'_> {
     let headers = SignatureHeaders {
-        signature: vec![sign(SECRET, URL, REQUEST_ID, TIMESTAMP)],
-        version: vec!["v1".to_string()],
-        timestamp: vec![TIMESTAMP.to_string()],
+        signature: [sign(SECRET, URL, REQUEST_ID, TIMESTAMP)]
+            .into_iter()
+            .collect(),
+        version: ["v1"].into_iter().collect(),
+        timestamp: [TIMESTAMP].into_iter().collect(),
     };
-    UnverifiedRequest::new(headers, body.to_vec(), vec![URL.to_string()])
+    UnverifiedRequest::new(headers, body, vec![URL.to_string()])
 }
 
 fuzz_target!(|body: &[u8]| {
