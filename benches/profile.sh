@@ -1,33 +1,40 @@
 #!/usr/bin/env bash
-# Profiles badgegate's cache-hit path on the release build and prints where
-# the work goes. BENCHMARKS.md quotes its output.
+# Profiles badgegate's cache-hit path, or with --miss its cache-miss path, on
+# the release build and prints where the work goes. BENCHMARKS.md quotes its
+# output.
 #
-# Usage: benches/profile.sh [--requests N] [--out DIR]
+# Usage: benches/profile.sh [--miss] [--requests N] [--out DIR]
 #
 # 1. callgrind: the gateway runs under valgrind with instrumentation off. After a
-#    warm-up, instrumentation is switched on for exactly N signed cache-hit
-#    requests (default 20,000). They repeat the request that wrk replays in
-#    run.sh. The script prints instructions per request and the top functions by
+#    warm-up, instrumentation is switched on for exactly N signed requests. For
+#    hits (default N 20,000) they repeat the request that wrk replays in run.sh.
+#    For misses (default N 300) each sends a number no earlier request sent,
+#    and the HubSpot source calls benches/mock-upstream, which answers at
+#    once. The script prints instructions per request and the top functions by
 #    exclusive and inclusive instruction count. Instruction counts do not
 #    depend on what else the machine is doing.
 # 2. perf: when `perf record -e cpu-clock` works here, the gateway runs
-#    natively under wrk load (-t2 -c64, as in run.sh) for 10 s while perf
-#    samples it, and the script prints the top symbols by CPU time, kernel
-#    included.
+#    natively under wrk for 10 s while perf samples it, and the script prints
+#    the top symbols by CPU time, kernel included. Hits: -t2 -c64, as in
+#    run.sh. Misses: -t1 -c1 against the mock with its 5 ms latency, as in
+#    run.sh's miss step.
 #
 # Run benches/run.sh --only hit once first if target/release/badgegate is
-# missing; this script builds nothing but the release binary.
+# missing; this script builds nothing but the release binary (and, with
+# --miss, the mock upstream).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-REQUESTS=20000
+REQUESTS=""
+MISS=false
 OUT=""
 while [ $# -gt 0 ]; do
     case "$1" in
+        --miss) MISS=true ;;
         --requests) REQUESTS=$2; shift ;;
         --out) OUT=$2; shift ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "error: unknown argument \`$1\`; see $0 --help" >&2; exit 2 ;;
     esac
     shift
@@ -45,44 +52,80 @@ for tool in valgrind callgrind_control callgrind_annotate curl python3 wrk; do
     command -v "$tool" >/dev/null 2>&1 || fail "$tool is not installed"
 done
 
+if [ -z "$REQUESTS" ]; then
+    REQUESTS=$([ "$MISS" = true ] && echo 300 || echo 20000)
+fi
+[[ "$REQUESTS" =~ ^[1-9][0-9]*$ ]] || fail "--requests must be a positive whole number, not \`$REQUESTS\`"
+
 cargo build --release --locked --bin badgegate
 GATEWAY=$ROOT/target/release/badgegate
+MOCK=""
+if [ "$MISS" = true ]; then
+    cargo build --release --locked --manifest-path benches/Cargo.toml --target-dir target/bench-tools \
+        --bin mock-upstream
+    MOCK=$ROOT/target/bench-tools/release/mock-upstream
+fi
 
 PID=""
+MOCK_PID=""
 cleanup() {
-    if [ -n "$PID" ]; then
-        kill "$PID" 2>/dev/null || true
-        wait "$PID" 2>/dev/null || true
-    fi
+    for pid in "$PID" "$MOCK_PID"; do
+        if [ -n "$pid" ]; then
+            kill "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
 }
 trap cleanup EXIT
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >"$OUT/gateway.toml" <<EOF
-# Written by benches/profile.sh: the cache-hit configuration of benches/run.sh.
-[server]
-listen = "127.0.0.1:$port"
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
 
-[justcall]
-secrets = ["$SECRET"]
-timestamp_tolerance_secs = 0
-
-[log]
-level = "warn"
-
-[admin]
-listen = ""
-
-[[sources]]
-name = "contacts"
-type = "file"
-path = "$ROOT/examples/contacts.csv"
-EOF
+port=$(free_port)
 url=http://127.0.0.1:$port/justcall/contact-badge
-$TOOL requests --url "$url" --secret "$SECRET" --count 1 --number 14155550123 --out "$OUT/hit.txt"
-# The same signed request N times, as wrk sends it.
-yes "$(cat "$OUT/hit.txt")" | head -n "$REQUESTS" >"$OUT/hits.txt" || true
-yes "$(cat "$OUT/hit.txt")" | head -n 2000 >"$OUT/warmup.txt" || true
+if [ "$MISS" = true ]; then
+    mock_port=$(free_port)
+    kind="cache misses"
+    source_table="[[sources]]
+name = \"hubspot\"
+type = \"hubspot\"
+access_token = \"bench-token\"
+base_url = \"http://127.0.0.1:$mock_port\"
+portal_id = 44237313
+# HubSpot's default of 4 calls per second would throttle the profile.
+rate_limit_per_sec = 0"
+else
+    kind="cache hits"
+    source_table="[[sources]]
+name = \"contacts\"
+type = \"file\"
+path = \"$ROOT/examples/contacts.csv\""
+fi
+printf '%s\n' \
+    "# Written by benches/profile.sh: the configuration of benches/run.sh for $kind." \
+    "[server]" "listen = \"127.0.0.1:$port\"" "" \
+    "[justcall]" "secrets = [\"$SECRET\"]" "timestamp_tolerance_secs = 0" "" \
+    "[log]" "level = \"warn\"" "" \
+    "[admin]" "listen = \"\"" "" \
+    "$source_table" >"$OUT/gateway.toml"
+
+if [ "$MISS" = true ]; then
+    # Numbers no other request sends, so every request is a miss.
+    $TOOL requests --url "$url" --secret "$SECRET" --count 200 --first 7000000 --salt 1 \
+        --out "$OUT/warmup.txt"
+    $TOOL requests --url "$url" --secret "$SECRET" --count "$REQUESTS" --first 7100000 --salt 2 \
+        --out "$OUT/measured.txt"
+    $TOOL requests --url "$url" --secret "$SECRET" --count 20000 --first 7500000 --salt 3 \
+        --out "$OUT/wrk.txt"
+    connections=1
+else
+    $TOOL requests --url "$url" --secret "$SECRET" --count 1 --number 14155550123 --out "$OUT/wrk.txt"
+    # The same signed request N times, as wrk sends it.
+    yes "$(cat "$OUT/wrk.txt")" | head -n "$REQUESTS" >"$OUT/measured.txt" || true
+    yes "$(cat "$OUT/wrk.txt")" | head -n 2000 >"$OUT/warmup.txt" || true
+    connections=4
+fi
 
 wait_ready() {
     local attempt
@@ -94,20 +137,45 @@ wait_ready() {
     fail "the gateway did not start within 5 minutes"
 }
 
-echo "== callgrind: $REQUESTS cache hits"
+# start_mock LATENCY_MS: the mock HubSpot search of the miss profile.
+start_mock() {
+    "$MOCK" --listen "127.0.0.1:$mock_port" --latency-ms "$1" >"$OUT/mock-upstream.log" 2>&1 &
+    MOCK_PID=$!
+    local attempt
+    for attempt in $(seq 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$mock_port/calls" && return 0
+        kill -0 "$MOCK_PID" 2>/dev/null || fail "the mock upstream exited; see $OUT/mock-upstream.log"
+        sleep 0.1
+    done
+    fail "the mock upstream did not start within 10 seconds"
+}
+
+stop_mock() {
+    if [ -n "$MOCK_PID" ]; then
+        kill "$MOCK_PID" 2>/dev/null || true
+        wait "$MOCK_PID" 2>/dev/null || true
+        MOCK_PID=""
+    fi
+}
+
+echo "== callgrind: $REQUESTS $kind"
+if [ "$MISS" = true ]; then
+    start_mock 0
+fi
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT/callgrind.out" \
     "$GATEWAY" serve --config "$OUT/gateway.toml" >/dev/null 2>"$OUT/gateway.log" &
 PID=$!
 wait_ready
-$TOOL send "$OUT/warmup.txt" --port "$port" --connections 4 >/dev/null
+$TOOL send "$OUT/warmup.txt" --port "$port" --connections "$connections" >/dev/null
 callgrind_control -i on "$PID" >/dev/null
-sent=$($TOOL send "$OUT/hits.txt" --port "$port" --connections 4)
+sent=$($TOOL send "$OUT/measured.txt" --port "$port" --connections "$connections")
 callgrind_control -i off "$PID" >/dev/null
 echo "  $sent"
 [[ "$sent" == *"\"found\": $REQUESTS,"* ]] || fail "not every request was answered with a badge: $sent"
 kill -INT "$PID"
 wait "$PID" 2>/dev/null || true
 PID=""
+stop_mock
 
 callgrind_annotate --inclusive=no "$OUT/callgrind.out" >"$OUT/callgrind-exclusive.txt"
 callgrind_annotate --inclusive=yes "$OUT/callgrind.out" >"$OUT/callgrind-inclusive.txt"
@@ -119,13 +187,25 @@ echo "  top functions by inclusive instructions (full list: $OUT/callgrind-inclu
 grep -E '^ *[0-9,]+ \([ 0-9.]+%\)' "$OUT/callgrind-inclusive.txt" | head -n 40 | cut -c1-200
 
 if perf record -e cpu-clock -o /dev/null -- true >/dev/null 2>&1; then
-    echo "== perf: CPU time by symbol under wrk -t2 -c64 for 10 s"
+    if [ "$MISS" = true ]; then
+        echo "== perf: CPU time by symbol under wrk -t1 -c1 for 10 s, the mock answering after 5 ms"
+        start_mock 5
+        wrk_threads=1
+        wrk_connections=1
+    else
+        echo "== perf: CPU time by symbol under wrk -t2 -c64 for 10 s"
+        wrk_threads=2
+        wrk_connections=64
+    fi
     "$GATEWAY" serve --config "$OUT/gateway.toml" >/dev/null 2>"$OUT/gateway-perf.log" &
     PID=$!
     wait_ready
-    $TOOL send "$OUT/hit.txt" --port "$port" --connections 1 >/dev/null
-    BENCH_REQUESTS=$OUT/hit.txt BENCH_THREADS=2 \
-        wrk -t2 -c64 -d12s --latency -s "$ROOT/benches/scripts/requests.lua" "$url" >"$OUT/wrk-perf.txt" &
+    if [ "$MISS" = false ]; then
+        $TOOL send "$OUT/wrk.txt" --port "$port" --connections 1 >/dev/null
+    fi
+    BENCH_REQUESTS=$OUT/wrk.txt BENCH_THREADS=$wrk_threads \
+        wrk -t"$wrk_threads" -c"$wrk_connections" -d12s --latency \
+        -s "$ROOT/benches/scripts/requests.lua" "$url" >"$OUT/wrk-perf.txt" &
     wrk_pid=$!
     sleep 1
     perf record -e cpu-clock -F 2000 -p "$PID" -o "$OUT/perf.data" -- sleep 10 >/dev/null 2>&1
