@@ -1140,13 +1140,22 @@ async fn reload_lets_in_flight_request_finish() {
     hubspot.verify().await;
 
     // The reload finished while the request waited for HubSpot, so its log
-    // line comes before the request's `answered` line.
+    // line comes before the request's `answered` line. The logging thread
+    // may write that line after the reply arrives, so the test waits for it.
     let reloaded = gateway
         .wait_for_log_line(|line| line.contains("config reloaded"))
         .await;
     assert!(
         reloaded.is_some(),
         "no line says the config reloaded; the logs are:\n{}",
+        gateway.logs()
+    );
+    let answered = gateway
+        .wait_for_log_line(|line| line.contains(" answered "))
+        .await;
+    assert!(
+        answered.is_some(),
+        "no answered line; the logs are:\n{}",
         gateway.logs()
     );
     let logs = gateway.logs();
