@@ -282,12 +282,21 @@ impl Verifier {
             None => (Scheme::Unverified, None),
         };
 
-        let contact_number =
-            contact_number(body.contact_number).map_err(|message| RequestError::BadRequest {
-                field: "contact_number",
-                message: message.to_string(),
-                verified: Some(scheme),
-            })?;
+        let contact_number = match contact_number(body.contact_number) {
+            Ok(number) => number,
+            // A signature used before is a replay, whatever number it now
+            // comes with, so it is rejected as one.
+            Err(_) if signature.is_some_and(|signature| self.seen.remembers(signature, now)) => {
+                return Err(RequestError::Unauthorized(Rejection::ReusedSignature))
+            }
+            Err(message) => {
+                return Err(RequestError::BadRequest {
+                    field: "contact_number",
+                    message: message.to_string(),
+                    verified: Some(scheme),
+                })
+            }
+        };
         if let Some(signature) = signature {
             if !self
                 .seen

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -109,43 +109,72 @@ impl SeenSignatures {
         number: &str,
         now: DateTime<Utc>,
     ) -> bool {
-        let word = |at: usize| {
-            let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(&signature[at..at + 8]);
-            u64::from_le_bytes(bytes)
-        };
-        let signature = Prefix([word(0), word(8)]);
+        let signature = Prefix::of(&signature);
         let number = self.numbers.hash_one(number);
-        let now = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+        let mut state = self.expired_forgotten(now);
+        match state.numbers.get(&signature) {
+            Some(first) => *first == number,
+            None => {
+                if state.arrivals.len() >= MAX_REMEMBERED_SIGNATURES {
+                    state.forget_oldest();
+                }
+                state.numbers.insert(signature, number);
+                state.arrivals.push_back((signature, wall_millis(now)));
+                true
+            }
+        }
+    }
+
+    /// Checks whether `signature` is remembered at `now`, without recording it.
+    pub(super) fn remembers(&self, signature: [u8; 32], now: DateTime<Utc>) -> bool {
+        self.expired_forgotten(now)
+            .numbers
+            .contains_key(&Prefix::of(&signature))
+    }
+
+    /// Locks the memory after forgetting the signatures older than the keep
+    /// time at `now`.
+    fn expired_forgotten(&self, now: DateTime<Utc>) -> MutexGuard<'_, SeenState> {
+        let now = wall_millis(now);
         let keep_for = self.keep_for_ms.load(Ordering::Relaxed);
         let mut state = self
             .state
             .lock()
             .expect("signature memory lock is never poisoned");
-        fn forget_oldest(state: &mut SeenState) {
-            if let Some((oldest, _)) = state.arrivals.pop_front() {
-                state.numbers.remove(&oldest);
-            }
-        }
         while state
             .arrivals
             .front()
             .is_some_and(|(_, arrived)| now.saturating_sub(*arrived) > keep_for)
         {
-            forget_oldest(&mut state);
+            state.forget_oldest();
         }
-        match state.numbers.get(&signature) {
-            Some(first) => *first == number,
-            None => {
-                if state.arrivals.len() >= MAX_REMEMBERED_SIGNATURES {
-                    forget_oldest(&mut state);
-                }
-                state.numbers.insert(signature, number);
-                state.arrivals.push_back((signature, now));
-                true
-            }
+        state
+    }
+}
+
+impl SeenState {
+    fn forget_oldest(&mut self) {
+        if let Some((oldest, _)) = self.arrivals.pop_front() {
+            self.numbers.remove(&oldest);
         }
     }
+}
+
+impl Prefix {
+    /// Returns the first 16 bytes of `signature` as two words.
+    fn of(signature: &[u8; 32]) -> Prefix {
+        let word = |at: usize| {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&signature[at..at + 8]);
+            u64::from_le_bytes(bytes)
+        };
+        Prefix([word(0), word(8)])
+    }
+}
+
+/// Returns `now` in milliseconds since the Unix epoch, or 0 before it.
+fn wall_millis(now: DateTime<Utc>) -> u64 {
+    u64::try_from(now.timestamp_millis()).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -158,6 +187,16 @@ mod tests {
     /// Returns the wall-clock time `seconds` after a fixed start.
     fn at(seconds: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_780_000_000 + seconds, 0).expect("the time is in range")
+    }
+
+    #[test]
+    fn remembers_without_recording() {
+        let seen = SeenSignatures::new(Duration::from_secs(600));
+        assert!(!seen.remembers([7; 32], at(0)));
+        assert!(!seen.remembers([7; 32], at(1)));
+        assert!(seen.first_use_or_same_number([7; 32], ADA, at(2)));
+        assert!(seen.remembers([7; 32], at(3)));
+        assert!(!seen.remembers([7; 32], at(603)));
     }
 
     #[test]

@@ -156,6 +156,28 @@ fn tampered_number_with_reused_signature_is_rejected() {
 }
 
 #[test]
+fn reused_signature_without_number_is_rejected() {
+    let verifier = Verifier::new(&settings());
+    verifier.verify(Request::valid().build(), now()).unwrap();
+    let cases = [
+        serde_json::json!({"request_id": REQUEST_ID}),
+        serde_json::json!({"request_id": REQUEST_ID, "contact_number": ""}),
+        serde_json::json!({"request_id": REQUEST_ID, "contact_number": null}),
+    ];
+    for case in cases {
+        let replay = Request {
+            body: case.to_string(),
+            ..Request::valid()
+        };
+        assert_eq!(
+            rejection(verifier.verify(replay.build(), now())),
+            Rejection::ReusedSignature,
+            "{case}"
+        );
+    }
+}
+
+#[test]
 fn reload_widening_window_keeps_signatures() {
     let narrow = JustcallSettings {
         timestamp_tolerance: Some(Duration::from_secs(100)),

@@ -93,7 +93,7 @@ fn describe() {
     describe_counter!(REQUESTS, "JustCall badge requests answered, by outcome");
     describe_counter!(
         SIGNATURE_SCHEMES,
-        "Accepted requests, by the signature scheme that verified"
+        "Requests whose signature verified, by scheme, including those then rejected for their contact_number"
     );
     describe_counter!(
         CACHE_LOOKUPS,
