@@ -1,30 +1,37 @@
 //! badgegate's stand-in for the `regex-cache` crate, patched into the
 //! workspace for the `phonenumber` crate's metadata. It differs from the
-//! published crate in three ways, each measured on badgegate's phone parsing
+//! published crate in four ways, each measured on badgegate's phone parsing
 //! (`cargo bench --bench phone_parsing`):
 //!
-//! - Compiled patterns are looked up by a number given to each pattern when
-//!   it is built. The published crate looks them up by the pattern's text,
-//!   hashed with SipHash on every match. The US fixed-line and mobile
+//! - Compiled patterns are looked up by a number given to each pattern text
+//!   when it is built. The published crate looks them up by the pattern's
+//!   text, hashed with SipHash on every match. The US fixed-line and mobile
 //!   patterns have 655 characters each, so for a North American number the
-//!   hashing cost more than the matching. Parsing `14155550123` takes 4.6 µs instead of
-//!   9.1 µs.
+//!   hashing cost more than the matching. Parsing `14155550123` takes 4.6 µs
+//!   instead of 9.1 µs.
 //! - At least [`MIN_CAPACITY`] compiled patterns are kept, which is more
 //!   than the metadata has, so no pattern is compiled twice. `phonenumber`
 //!   requests 100, but numbers from a few dozen countries use several hundred
 //!   patterns, and the published crate then compiled patterns again on
 //!   nearly every parse: 2.4 ms per number for a mix of 55 countries,
 //!   against 7.5 µs here.
+//! - A pattern text that the metadata repeats (about a third of them) is
+//!   compiled once.
 //! - Patterns are compiled without Unicode classes, so `\d` is `[0-9]`.
 //!   `phonenumber` matches them only against ASCII digits, because its parser
-//!   rejects other digits, so matches are the same. A process that parsed
-//!   the 55 countries' numbers used 17 MB of memory instead of 92 MB.
+//!   rejects other digits, so matches are the same, and a compiled pattern
+//!   takes far less memory.
 //!
-//! NOTE: measured once with a program that parsed every example number of
-//! libphonenumber's metadata (1,144 numbers, 254 territories): 3,815 patterns
-//! were compiled, the process grew by 52 MB, and a parse took 9 µs. With the
-//! published crate it grew by 17 MB and a parse took 480 µs. A gateway called
-//! from a few countries compiles a few hundred patterns.
+//! NOTE: keeping every pattern costs memory when callers come from many
+//! countries. This was measured once, with a program that parsed every
+//! example number of libphonenumber's metadata (1,144 numbers, 254
+//! territories) three times on long-lived threads. The process grew from 7
+//! MB after loading the metadata to 37 MB on one thread and 49 MB on two,
+//! against 27 and 35 MB with the published crate. A parse took 6 µs, against
+//! 480 and 940 µs.
+//! Each thread that parses keeps its own search caches of the patterns it
+//! used, so memory grows with the number of threads that parse. A gateway
+//! called from a few countries compiles a few hundred patterns.
 //!
 //! Only the part of the API that `phonenumber` uses is provided.
 
@@ -39,7 +46,7 @@ use regex::{Captures, Match, Replacer};
 pub use regex::{Error, Regex, RegexBuilder};
 
 /// The fewest compiled patterns a cache keeps, whatever capacity it is
-/// created with: more than the 3,815 patterns of the whole metadata.
+/// created with: more than the metadata's 3,815 patterns.
 pub const MIN_CAPACITY: usize = 4096;
 
 /// Compiled patterns by their number, at most `capacity` of them.
@@ -48,6 +55,9 @@ pub struct RegexCache {
     compiled: HashMap<u64, Compiled, BuildHasherDefault<NumberHasher>>,
     /// Counts lookups, so that each entry records when it was last used.
     clock: u64,
+    /// The number of each pattern text and flag built so far, so that a
+    /// pattern written twice in the metadata compiles once.
+    numbers: HashMap<(String, bool), u64>,
 }
 
 struct Compiled {
@@ -63,7 +73,18 @@ impl RegexCache {
             capacity: capacity.max(MIN_CAPACITY),
             compiled: HashMap::default(),
             clock: 0,
+            numbers: HashMap::new(),
         }
+    }
+
+    /// Returns the number of the pattern `source` with the `x` flag set to
+    /// `ignore_whitespace`, giving it the next one when it is new.
+    fn number_of(&mut self, source: &str, ignore_whitespace: bool) -> u64 {
+        let key = (source.to_owned(), ignore_whitespace);
+        *self
+            .numbers
+            .entry(key)
+            .or_insert_with(|| NEXT_NUMBER.fetch_add(1, Ordering::Relaxed))
     }
 
     /// Returns the compiled pattern `number`, compiling it with `compile`
@@ -138,8 +159,8 @@ impl Hasher for NumberHasher {
     }
 }
 
-/// The next pattern number. Clones of a pattern share its number, because
-/// they compile to the same regex.
+/// The next pattern number. Patterns with the same text and flag, and clones
+/// of a pattern, share a number, because they compile to the same regex.
 static NEXT_NUMBER: AtomicU64 = AtomicU64::new(0);
 
 /// A pattern compiled on first use and kept in a shared [`RegexCache`].
@@ -263,8 +284,13 @@ impl CachedRegexBuilder {
             .build()
             .parse(&self.source)
             .map_err(|error| Error::Syntax(error.to_string()))?;
+        let number = self
+            .cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .number_of(&self.source, self.ignore_whitespace);
         Ok(CachedRegex {
-            number: NEXT_NUMBER.fetch_add(1, Ordering::Relaxed),
+            number,
             builder: self.clone(),
         })
     }
@@ -346,6 +372,22 @@ mod tests {
         assert!(entries.compiled.contains_key(&first.number));
         assert!(!entries.compiled.contains_key(&second.number));
         assert!(entries.compiled.contains_key(&third.number));
+    }
+
+    #[test]
+    fn same_pattern_compiles_once() {
+        let shared = cache(10);
+        let first = CachedRegex::new(Arc::clone(&shared), "\\d{3}").unwrap();
+        let again = CachedRegex::new(Arc::clone(&shared), "\\d{3}").unwrap();
+        let spaced = CachedRegexBuilder::new(Arc::clone(&shared), "\\d{3}")
+            .ignore_whitespace(true)
+            .build()
+            .unwrap();
+        assert_eq!(first.number, again.number);
+        assert_ne!(first.number, spaced.number);
+        assert!(first.is_match("415"));
+        assert!(again.is_match("415"));
+        assert_eq!(shared.lock().unwrap().len(), 1);
     }
 
     #[test]
