@@ -162,7 +162,7 @@ pub enum Rejection {
     InvalidTimestamp,
     #[error("the request timestamp is {:.3} s away from the gateway's clock, more than the {} s allowed", .skew.as_secs_f64(), .tolerance.as_secs())]
     StaleTimestamp { skew: Duration, tolerance: Duration },
-    #[error("this signature was already used with another contact_number; sign each request anew")]
+    #[error("this signature was already used with another contact_number or none; sign each request anew")]
     ReusedSignature,
     #[error("the signature does not match")]
     Mismatch {
