@@ -9,7 +9,7 @@
 #    warm-up, instrumentation is switched on for exactly N signed requests. For
 #    hits (default N 20,000) they repeat the request that wrk replays in run.sh.
 #    For misses (default N 300) each sends a number no earlier request sent,
-#    and the HubSpot source calls benches/mock-upstream, which answers at
+#    and the HubSpot source calls benches/mock-upstream, which responds at
 #    once. The script prints instructions per request and the top functions by
 #    exclusive and inclusive instruction count. Instruction counts do not
 #    depend on what else the machine is doing.
@@ -127,27 +127,28 @@ else
     connections=4
 fi
 
-wait_ready() {
+# wait_http URL PID NAME LOG: waits until URL responds, failing when the
+# process PID exits or 5 minutes pass. Under valgrind the gateway starts
+# slowly.
+wait_http() {
     local attempt
     for attempt in $(seq 1200); do
-        curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && return 0
-        kill -0 "$PID" 2>/dev/null || fail "the gateway exited; see $OUT/gateway.log"
+        curl -s -o /dev/null "$1" && return 0
+        kill -0 "$2" 2>/dev/null || fail "$3 exited; see $4"
         sleep 0.25
     done
-    fail "the gateway did not start within 5 minutes"
+    fail "$3 did not start within 5 minutes"
+}
+
+wait_ready() {
+    wait_http "http://127.0.0.1:$port/healthz" "$PID" "the gateway" "$OUT/gateway.log"
 }
 
 # start_mock LATENCY_MS: the mock HubSpot search of the miss profile.
 start_mock() {
     "$MOCK" --listen "127.0.0.1:$mock_port" --latency-ms "$1" >"$OUT/mock-upstream.log" 2>&1 &
     MOCK_PID=$!
-    local attempt
-    for attempt in $(seq 100); do
-        curl -s -o /dev/null "http://127.0.0.1:$mock_port/calls" && return 0
-        kill -0 "$MOCK_PID" 2>/dev/null || fail "the mock upstream exited; see $OUT/mock-upstream.log"
-        sleep 0.1
-    done
-    fail "the mock upstream did not start within 10 seconds"
+    wait_http "http://127.0.0.1:$mock_port/calls" "$MOCK_PID" "the mock upstream" "$OUT/mock-upstream.log"
 }
 
 stop_mock() {
