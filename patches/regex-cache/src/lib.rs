@@ -39,7 +39,6 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use regex::{Captures, Match, Replacer};
@@ -78,13 +77,15 @@ impl RegexCache {
     }
 
     /// Returns the number of the pattern `source` with the `x` flag set to
-    /// `ignore_whitespace`, giving it the next one when it is new.
+    /// `ignore_whitespace`, giving it the next one when it is new. Patterns
+    /// with the same text and flag, and clones of a pattern, share a number,
+    /// because they compile to the same regex.
     fn number_of(&mut self, source: &str, ignore_whitespace: bool) -> u64 {
-        let key = (source.to_owned(), ignore_whitespace);
+        let next = self.numbers.len() as u64;
         *self
             .numbers
-            .entry(key)
-            .or_insert_with(|| NEXT_NUMBER.fetch_add(1, Ordering::Relaxed))
+            .entry((source.to_owned(), ignore_whitespace))
+            .or_insert(next)
     }
 
     /// Returns the compiled pattern `number`, compiling it with `compile`
@@ -158,10 +159,6 @@ impl Hasher for NumberHasher {
         self.0 = number;
     }
 }
-
-/// The next pattern number. Patterns with the same text and flag, and clones
-/// of a pattern, share a number, because they compile to the same regex.
-static NEXT_NUMBER: AtomicU64 = AtomicU64::new(0);
 
 /// A pattern compiled on first use and kept in a shared [`RegexCache`].
 #[derive(Clone)]
