@@ -111,7 +111,7 @@ impl SeenSignatures {
     ) -> bool {
         let signature = Prefix::of(&signature);
         let number = self.numbers.hash_one(number);
-        let mut state = self.expired_forgotten(now);
+        let mut state = self.lock_unexpired(now);
         match state.numbers.get(&signature) {
             Some(first) => *first == number,
             None => {
@@ -127,14 +127,14 @@ impl SeenSignatures {
 
     /// Checks whether `signature` is remembered at `now`, without recording it.
     pub(super) fn remembers(&self, signature: [u8; 32], now: DateTime<Utc>) -> bool {
-        self.expired_forgotten(now)
+        self.lock_unexpired(now)
             .numbers
             .contains_key(&Prefix::of(&signature))
     }
 
     /// Locks the memory after forgetting the signatures older than the keep
     /// time at `now`.
-    fn expired_forgotten(&self, now: DateTime<Utc>) -> MutexGuard<'_, SeenState> {
+    fn lock_unexpired(&self, now: DateTime<Utc>) -> MutexGuard<'_, SeenState> {
         let now = wall_millis(now);
         let keep_for = self.keep_for_ms.load(Ordering::Relaxed);
         let mut state = self

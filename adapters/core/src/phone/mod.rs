@@ -278,13 +278,16 @@ fn parse_ranked(raw: &str, region: Region, order: Order) -> Result<PhoneNumber, 
     // country, in a range the metadata does not list as assigned, such as
     // the fictional 555-01xx numbers) is still accepted, so numbers in ranges
     // newer than the bundled metadata keep working.
-    let empty = parsed.is_empty();
     let best = parsed
-        .into_iter()
+        .iter()
         .find(|(number, e164)| has_possible_length(number, e164));
     match best {
-        Some((number, e164)) => Ok(PhoneNumber::from_parsed(&number, e164, cleaned.extension)),
-        None if empty => Err(PhoneError::Unparsable),
+        Some((number, e164)) => Ok(PhoneNumber::from_parsed(
+            number,
+            e164.clone(),
+            cleaned.extension,
+        )),
+        None if parsed.is_empty() => Err(PhoneError::Unparsable),
         None => Err(PhoneError::ImpossibleLength),
     }
 }
