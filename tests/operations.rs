@@ -996,6 +996,31 @@ async fn json_logs_carry_request_spans() {
 }
 
 #[tokio::test]
+async fn info_answered_line_carries_request_id_without_span() {
+    let contacts = contacts_file(ADA_CONTACTS);
+    let config = format!(
+        "[justcall]\nsecrets = [\"{SECRET}\"]\n\n[log]\nformat = \"json\"\nlevel = \"info\"\n\n{}",
+        file_source("contacts", contacts.path())
+    );
+    let gateway = Gateway::start(&config).await;
+
+    let found = BadgeRequest::signed(SECRET, &gateway.badge_url(), ADA_NUMBER);
+    let reply = gateway.send(&found).await;
+    assert_eq!(reply.data("contact_name"), "Ada Lovelace", "{}", reply.text);
+    let line = gateway
+        .wait_for_log_line(|line| line.contains("\"answered\""))
+        .await
+        .unwrap_or_else(|| panic!("no answered line; the logs are:\n{}", gateway.logs()));
+    let answered: Value = serde_json::from_str(&line).expect("log lines are JSON");
+    assert_eq!(answered["request_id"], found.request_id.as_str(), "{line}");
+    assert_eq!(answered["outcome"], "found", "{line}");
+    assert!(
+        !has_span_field(&answered, "request_id", &found.request_id),
+        "the request span is a debug span, so at info it adds nothing: {line}"
+    );
+}
+
+#[tokio::test]
 async fn sighup_reload_adds_source_and_rejects_invalid() {
     let first = contacts_file(ADA_CONTACTS);
     let later = contacts_file(SECOND_SOURCE_CONTACTS);

@@ -267,6 +267,7 @@ impl Lookup {
             Some(entry) => {
                 let age = Instant::now().saturating_duration_since(entry.stored_at);
                 tracing::warn!(
+                    request_id,
                     number = %caller.masked(),
                     age_secs = age.as_secs(),
                     reason = %unavailable,
@@ -533,6 +534,7 @@ impl Inner {
             Ok(contacts) => contacts,
             Err(error) => {
                 tracing::error!(
+                    request_id = query.request_id(),
                     source = %source.name,
                     error_kind = error.kind(),
                     calls = report.calls,
@@ -553,6 +555,7 @@ impl Inner {
         let chosen = matching::choose(matched, self.policy);
         if matched_count > 1 {
             tracing::info!(
+                request_id = query.request_id(),
                 source = %source.name,
                 count = matched_count,
                 chosen = chosen.as_ref().map(|contact| contact.id.as_str()).unwrap_or("none"),

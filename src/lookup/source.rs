@@ -185,7 +185,8 @@ impl Source {
     pub async fn find(&self, query: &Query) -> SourceReport {
         let started = Instant::now();
         let mut calls = 0;
-        let span = tracing::info_span!("source", source = %self.name);
+        let span =
+            tracing::info_span!("source", request_id = query.request_id(), source = %self.name);
         let result = self
             .find_with_retries(query, &mut calls)
             .instrument(span)
