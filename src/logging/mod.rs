@@ -6,6 +6,8 @@
 //! gateway makes one write per batch rather than one per line. A request
 //! waits for the logging thread only when its queue is full.
 
+mod text;
+
 use std::io::{BufWriter, IsTerminal};
 
 use tracing_appender::non_blocking::WorkerGuard;
@@ -50,11 +52,17 @@ pub fn init(settings: &LogSettings) -> WorkerGuard {
         .unwrap_or_else(|| EnvFilter::new(directives(&settings.level)));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(writer);
     match settings.format {
-        LogFormat::Text => builder.init(),
+        // A terminal gets tracing-subscriber's format in color, unless
+        // NO_COLOR is set. Other output gets the same lines without colors.
+        LogFormat::Text if wants_color() => builder.with_ansi(true).init(),
+        LogFormat::Text => builder
+            .with_ansi(false)
+            .event_format(text::PlainText)
+            .init(),
         LogFormat::Json => builder
+            .with_ansi(false)
             .json()
             .flatten_event(true)
             .with_current_span(false)
@@ -62,6 +70,12 @@ pub fn init(settings: &LogSettings) -> WorkerGuard {
             .init(),
     }
     guard
+}
+
+/// Whether standard error is a terminal and `NO_COLOR` is unset or empty.
+fn wants_color() -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    std::io::stderr().is_terminal() && !no_color
 }
 
 fn directives(level: &str) -> String {
