@@ -35,6 +35,11 @@ const CHATTY_LIBRARIES: &[&str] = &[
 /// the queue is full blocks until there is room, so no line is dropped.
 const WAITING_LINES: usize = 65_536;
 
+/// Size of the logging thread's write buffer. The thread writes when it
+/// is full and when no more lines are waiting, so a quiet gateway's lines
+/// appear at once, and a busy one makes one write per this many bytes.
+const WRITE_BUFFER_BYTES: usize = 64 * 1024;
+
 /// Installs the global subscriber. Call once, before anything logs, and keep
 /// the guard until the process ends: dropping it writes the lines still
 /// waiting.
@@ -44,7 +49,10 @@ pub fn init(settings: &LogSettings) -> WorkerGuard {
         .lossy(false)
         .buffered_lines_limit(WAITING_LINES)
         .thread_name("badgegate-log")
-        .finish(BufWriter::new(std::io::stderr()));
+        .finish(BufWriter::with_capacity(
+            WRITE_BUFFER_BYTES,
+            std::io::stderr(),
+        ));
     let filter = std::env::var("RUST_LOG")
         .ok()
         .filter(|value| !value.trim().is_empty())
@@ -72,7 +80,7 @@ pub fn init(settings: &LogSettings) -> WorkerGuard {
     guard
 }
 
-/// Whether standard error is a terminal and `NO_COLOR` is unset or empty.
+/// Returns whether standard error is a terminal and `NO_COLOR` is unset or empty.
 fn wants_color() -> bool {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
     std::io::stderr().is_terminal() && !no_color
