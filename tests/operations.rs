@@ -1021,6 +1021,29 @@ async fn info_answered_line_carries_request_id_without_span() {
 }
 
 #[tokio::test]
+async fn info_empty_number_rejection_carries_request_id() {
+    let contacts = contacts_file(ADA_CONTACTS);
+    let config = format!(
+        "[justcall]\nsecrets = [\"{SECRET}\"]\n\n[log]\nformat = \"json\"\nlevel = \"info\"\n\n{}",
+        file_source("contacts", contacts.path())
+    );
+    let gateway = Gateway::start(&config).await;
+
+    // The signature covers request_id but not the body's number, so an empty
+    // number is found after the request verified.
+    let empty = BadgeRequest::signed(SECRET, &gateway.badge_url(), "");
+    let reply = gateway.send(&empty).await;
+    assert_eq!(reply.status, 400, "{}", reply.text);
+    let line = gateway
+        .wait_for_log_line(|line| line.contains("rejected a request"))
+        .await
+        .unwrap_or_else(|| panic!("no rejection line; the logs are:\n{}", gateway.logs()));
+    let rejection: Value = serde_json::from_str(&line).expect("log lines are JSON");
+    assert_eq!(rejection["field"], "contact_number", "{line}");
+    assert_eq!(rejection["request_id"], empty.request_id.as_str(), "{line}");
+}
+
+#[tokio::test]
 async fn sighup_reload_adds_source_and_rejects_invalid() {
     let first = contacts_file(ADA_CONTACTS);
     let later = contacts_file(SECOND_SOURCE_CONTACTS);

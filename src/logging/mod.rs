@@ -32,7 +32,11 @@ const CHATTY_LIBRARIES: &[&str] = &[
 ];
 
 /// Maximum lines queued for the logging thread. A request that logs while
-/// the queue is full blocks until there is room, so no line is dropped.
+/// the queue is full blocks until there is room, so no line is dropped
+/// while the gateway runs.
+// NOTE: at exit, tracing-appender waits only about a second for the lines
+// still queued. If whatever reads standard error has stopped reading, the
+// rest are lost.
 const WAITING_LINES: usize = 65_536;
 
 /// Size of the logging thread's write buffer. The thread writes when it

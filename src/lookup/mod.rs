@@ -243,7 +243,9 @@ impl Lookup {
             None => None,
         };
 
-        let run = self.join_or_start_run(key, caller, request_id, deadline, traced);
+        // The run logs inside the span of the request that started it.
+        let span = tracing::Span::current();
+        let run = self.join_or_start_run(key, caller, request_id, deadline, traced, span);
         let (unavailable, attempts, stale_shared) = match tokio::time::timeout_at(deadline, run)
             .await
         {
@@ -332,7 +334,16 @@ impl Lookup {
     /// Starts a run that refreshes a cached answer, unless one is in progress.
     fn refresh_in_background(&self, key: &str, caller: &PhoneNumber) {
         let deadline = Instant::now() + self.inner.deadline;
-        let run = self.join_or_start_run(key, caller, "background-refresh", deadline, false);
+        // Outside the request's span, because the refresh outlives the request.
+        // Its lines carry request_id "background-refresh" instead.
+        let run = self.join_or_start_run(
+            key,
+            caller,
+            "background-refresh",
+            deadline,
+            false,
+            tracing::Span::none(),
+        );
         tokio::spawn(async move {
             run.await;
         });
@@ -346,6 +357,7 @@ impl Lookup {
         request_id: &str,
         deadline: Instant,
         traced: bool,
+        span: tracing::Span,
     ) -> SharedRun {
         let mut in_flight = self
             .inner
@@ -361,8 +373,6 @@ impl Lookup {
             query = query.traced();
         }
         let task_key = key.to_string();
-        // The run logs inside the span of the request that started it.
-        let span = tracing::Span::current();
         let task = tokio::spawn(
             async move {
                 // Boxed: the run's state machine is several kilobytes, and

@@ -129,11 +129,13 @@ async fn answer(
             field,
             message,
             verified,
+            request_id,
         }) => {
             counts.scheme = verified.map(|scheme| scheme.label());
             tracing::warn!(
                 reason = "bad_request",
                 field,
+                request_id = request_id.as_deref(),
                 "rejected a request: {message}"
             );
             return rejected(ErrorCode::BadRequest, message);

@@ -141,6 +141,9 @@ pub enum RequestError {
         /// The scheme that verified the signature when the error was found
         /// after it, so the request still counts by its scheme.
         verified: Option<Scheme>,
+        /// The request's `request_id` when the error was found after the
+        /// signature verified, so the log line names the request.
+        request_id: Option<String>,
     },
 }
 
@@ -294,6 +297,7 @@ impl Verifier {
                     field: "contact_number",
                     message: message.to_string(),
                     verified: Some(scheme),
+                    request_id: Some(request_id.into_owned()),
                 })
             }
         };
@@ -585,6 +589,7 @@ fn bad_request(field: &'static str, message: impl Into<String>) -> RequestError 
         field,
         message: message.into(),
         verified: None,
+        request_id: None,
     }
 }
 
