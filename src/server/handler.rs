@@ -129,13 +129,14 @@ async fn answer(
             field,
             message,
             verified,
-            request_id,
         }) => {
-            counts.scheme = verified.map(|scheme| scheme.label());
+            counts.scheme = verified.as_ref().map(|verified| verified.scheme.label());
             tracing::warn!(
                 reason = "bad_request",
                 field,
-                request_id = request_id.as_deref(),
+                request_id = verified
+                    .as_ref()
+                    .map(|verified| verified.request_id.as_str()),
                 "rejected a request: {message}"
             );
             return rejected(ErrorCode::BadRequest, message);

@@ -7,8 +7,8 @@ mod seen;
 pub mod timestamp;
 
 pub use request::{
-    HeaderValues, Rejection, RequestError, SignatureHeaders, UnverifiedRequest, VerifiedRequest,
-    Verifier, MAX_REQUEST_ID_CHARS,
+    HeaderValues, Rejection, RequestError, SignatureHeaders, UnverifiedRequest, VerifiedBefore,
+    VerifiedRequest, Verifier, MAX_REQUEST_ID_CHARS,
 };
 pub use scheme::{sign, Scheme};
 

@@ -138,13 +138,19 @@ pub enum RequestError {
     BadRequest {
         field: &'static str,
         message: String,
-        /// The scheme that verified the signature when the error was found
-        /// after it, so the request still counts by its scheme.
-        verified: Option<Scheme>,
-        /// The request's `request_id` when the error was found after the
-        /// signature verified, so the log line names the request.
-        request_id: Option<String>,
+        /// The verified signature's scheme and `request_id` when the error was
+        /// found after the signature verified, so the request still counts by
+        /// its scheme and its log line names it.
+        verified: Option<VerifiedBefore>,
     },
+}
+
+/// The scheme and `request_id` of a request whose signature verified before
+/// a field of its body was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedBefore {
+    pub scheme: Scheme,
+    pub request_id: String,
 }
 
 /// Why a signature was rejected. The messages are sent to the client, so
@@ -296,8 +302,10 @@ impl Verifier {
                 return Err(RequestError::BadRequest {
                     field: "contact_number",
                     message: message.to_string(),
-                    verified: Some(scheme),
-                    request_id: Some(request_id.into_owned()),
+                    verified: Some(VerifiedBefore {
+                        scheme,
+                        request_id: request_id.into_owned(),
+                    }),
                 })
             }
         };
@@ -589,7 +597,6 @@ fn bad_request(field: &'static str, message: impl Into<String>) -> RequestError 
         field,
         message: message.into(),
         verified: None,
-        request_id: None,
     }
 }
 
