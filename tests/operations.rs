@@ -995,23 +995,40 @@ async fn json_logs_carry_request_spans() {
     assert_eq!(rejection["level"], "WARN", "{all}");
 }
 
-#[tokio::test]
-async fn info_answered_line_carries_request_id_without_span() {
-    let contacts = contacts_file(ADA_CONTACTS);
+/// Starts a gateway that logs JSON at info, with `contacts` as its source.
+async fn json_info_gateway(contacts: &std::path::Path) -> Gateway {
     let config = format!(
         "[justcall]\nsecrets = [\"{SECRET}\"]\n\n[log]\nformat = \"json\"\nlevel = \"info\"\n\n{}",
-        file_source("contacts", contacts.path())
+        file_source("contacts", contacts)
     );
-    let gateway = Gateway::start(&config).await;
+    Gateway::start(&config).await
+}
+
+/// Waits for the first log line that contains `needle`, and returns it with
+/// its JSON.
+async fn json_log_line(gateway: &Gateway, needle: &str) -> (String, Value) {
+    let line = gateway
+        .wait_for_log_line(|line| line.contains(needle))
+        .await
+        .unwrap_or_else(|| {
+            panic!(
+                "no line contains {needle}; the logs are:\n{}",
+                gateway.logs()
+            )
+        });
+    let value = serde_json::from_str(&line).expect("log lines are JSON");
+    (line, value)
+}
+
+#[tokio::test]
+async fn info_answered_line_has_request_id() {
+    let contacts = contacts_file(ADA_CONTACTS);
+    let gateway = json_info_gateway(contacts.path()).await;
 
     let found = BadgeRequest::signed(SECRET, &gateway.badge_url(), ADA_NUMBER);
     let reply = gateway.send(&found).await;
     assert_eq!(reply.data("contact_name"), "Ada Lovelace", "{}", reply.text);
-    let line = gateway
-        .wait_for_log_line(|line| line.contains("\"answered\""))
-        .await
-        .unwrap_or_else(|| panic!("no answered line; the logs are:\n{}", gateway.logs()));
-    let answered: Value = serde_json::from_str(&line).expect("log lines are JSON");
+    let (line, answered) = json_log_line(&gateway, "\"answered\"").await;
     assert_eq!(answered["request_id"], found.request_id.as_str(), "{line}");
     assert_eq!(answered["outcome"], "found", "{line}");
     assert!(
@@ -1021,24 +1038,16 @@ async fn info_answered_line_carries_request_id_without_span() {
 }
 
 #[tokio::test]
-async fn info_empty_number_rejection_carries_request_id() {
+async fn info_number_rejection_has_request_id() {
     let contacts = contacts_file(ADA_CONTACTS);
-    let config = format!(
-        "[justcall]\nsecrets = [\"{SECRET}\"]\n\n[log]\nformat = \"json\"\nlevel = \"info\"\n\n{}",
-        file_source("contacts", contacts.path())
-    );
-    let gateway = Gateway::start(&config).await;
+    let gateway = json_info_gateway(contacts.path()).await;
 
     // The signature covers request_id but not the body's number, so an empty
     // number is found after the request verified.
     let empty = BadgeRequest::signed(SECRET, &gateway.badge_url(), "");
     let reply = gateway.send(&empty).await;
     assert_eq!(reply.status, 400, "{}", reply.text);
-    let line = gateway
-        .wait_for_log_line(|line| line.contains("rejected a request"))
-        .await
-        .unwrap_or_else(|| panic!("no rejection line; the logs are:\n{}", gateway.logs()));
-    let rejection: Value = serde_json::from_str(&line).expect("log lines are JSON");
+    let (line, rejection) = json_log_line(&gateway, "rejected a request").await;
     assert_eq!(rejection["field"], "contact_number", "{line}");
     assert_eq!(rejection["request_id"], empty.request_id.as_str(), "{line}");
 }
