@@ -398,10 +398,10 @@ path = \"$OUT/contacts.csv\""
         $TOOL requests --url "$url" --secret "$SECRET" --count 2000 --first "$((MEMORY_CONTACTS + 1))" \
             --same --salt 8 "${unsigned_flag[@]}" --out "$OUT/memory-warmup-$variant.txt"
 
-        # mimalloc returns freed pages to the system only after a delay and
-        # at its next call on the thread that freed them, so the pages left
-        # over from loading the contacts file would leave at a random moment
-        # of the measurement. With no delay they leave at once.
+        # mimalloc returns freed pages only after a delay, at its next call
+        # on the thread that freed them. So the pages left over from loading
+        # the contacts file would leave at a random moment of the
+        # measurement. With no delay they leave at once.
         start_server "$OUT/gateway-memory-$variant.log" env MIMALLOC_PURGE_DELAY=0 \
             "$GATEWAY" serve --config "$OUT/gateway-memory-$variant.toml"
         pid=$STARTED_PID

@@ -114,16 +114,7 @@ fn write_timestamp(writer: &mut impl Write, now: SystemTime) -> fmt::Result {
         }
         writer.write_str(&second.text)
     })?;
-    let micros = since_epoch.subsec_micros();
-    let mut digits = [b'0'; 6];
-    let mut rest = micros;
-    for digit in digits.iter_mut().rev() {
-        *digit = b'0' + (rest % 10) as u8;
-        rest /= 10;
-    }
-    writer.write_char('.')?;
-    writer.write_str(std::str::from_utf8(&digits).expect("ASCII digits"))?;
-    writer.write_char('Z')
+    write!(writer, ".{:06}Z", since_epoch.subsec_micros())
 }
 
 #[cfg(test)]
@@ -244,7 +235,8 @@ mod tests {
         write_timestamp(&mut text, at).unwrap();
         assert_eq!(text, "2026-12-05T12:08:26.007001Z");
 
-        // The same second again reuses the thread's text; the next one does not.
+        // The same second again reuses the thread's text, and the next second
+        // formats its own.
         text.clear();
         write_timestamp(&mut text, at + Duration::from_micros(5)).unwrap();
         assert_eq!(text, "2026-12-05T12:08:26.007006Z");
