@@ -6,6 +6,7 @@
 //! gateway makes one write per batch rather than one per line. A request
 //! waits for the logging thread only when its queue is full.
 
+mod fields;
 mod text;
 
 use std::io::{BufWriter, IsTerminal};
@@ -72,6 +73,7 @@ pub fn init(settings: &LogSettings) -> WorkerGuard {
         LogFormat::Text => builder
             .with_ansi(false)
             .event_format(text::PlainText)
+            .fmt_fields(fields::PlainFields)
             .init(),
         LogFormat::Json => builder
             .with_ansi(false)

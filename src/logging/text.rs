@@ -125,6 +125,7 @@ mod tests {
 
     use tracing_subscriber::fmt::MakeWriter;
 
+    use super::super::fields::PlainFields;
     use super::*;
 
     #[derive(Clone, Default)]
@@ -182,8 +183,38 @@ mod tests {
             "quoted \"text\""
         );
         tracing::error!(status = 401, "source lookup failed");
+
+        // Names, values and a message that need escaping, and an error with a source.
+        let cause = std::io::Error::other("connection reset");
+        let error = ErrorWithSource(cause);
+        tracing::warn!(
+            r#type = "search",
+            detail = "with \"quotes\", a tab\tand ünïcode",
+            urls = ?["https://a.example/x", "https://b.example/y"],
+            ok = false,
+            delta = -3i64,
+            error = &error as &(dyn std::error::Error + 'static),
+            "control characters \x1b[31m\x07 and \u{9b} in a message"
+        );
+        tracing::info!(message = "a message given as a field", after = 1u8);
+
         tracing::debug!("a debug line");
         tracing::trace!(field = true, "a trace line");
+    }
+
+    #[derive(Debug)]
+    struct ErrorWithSource(std::io::Error);
+
+    impl fmt::Display for ErrorWithSource {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("the call failed")
+        }
+    }
+
+    impl std::error::Error for ErrorWithSource {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
     }
 
     fn captured_with(format: impl FnOnce(Captured) -> tracing::Dispatch) -> Vec<String> {
@@ -206,6 +237,7 @@ mod tests {
                 .with_ansi(false)
                 .with_writer(writer)
                 .event_format(PlainText)
+                .fmt_fields(PlainFields)
                 .into()
         });
         let default = captured_with(|writer| {
@@ -215,7 +247,7 @@ mod tests {
                 .with_writer(writer)
                 .into()
         });
-        assert_eq!(ours.len(), 6, "{ours:#?}");
+        assert_eq!(ours.len(), 8, "{ours:#?}");
         let ours: Vec<&str> = ours.iter().map(|line| without_timestamp(line)).collect();
         let default: Vec<&str> = default.iter().map(|line| without_timestamp(line)).collect();
         assert_eq!(ours, default);
@@ -226,6 +258,15 @@ mod tests {
             "{}",
             ours[1]
         );
+        let awkward = ours[4];
+        for part in [
+            "control characters \\x1b[31m\\x07 and \\u{9b} in a message",
+            "type=\"search\"",
+            "detail=\"with \\\"quotes\\\", a tab\\tand ünïcode\"",
+            "error=the call failed error.sources=[connection reset]",
+        ] {
+            assert!(awkward.contains(part), "{part} not in {awkward}");
+        }
     }
 
     #[test]

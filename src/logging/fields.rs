@@ -1,0 +1,219 @@
+//! Field formatting for the plain text lines.
+//!
+//! The fields read as tracing-subscriber's `DefaultFields` writes them with
+//! colors off: the message as written, then `name=value` for each field,
+//! separated by spaces, strings quoted. `DefaultFields` runs its styling
+//! code for every field name and `=` even when colors are off, and escapes
+//! the message one character at a time. At `log.level = "info"` every
+//! request writes a line of seven fields, so this formatter writes the
+//! parts directly and copies text that needs no escaping in one piece.
+
+use std::fmt::{self, Write};
+
+use tracing::field::{Field, Visit};
+use tracing_subscriber::field::{MakeVisitor, VisitFmt, VisitOutput};
+use tracing_subscriber::fmt::format::{DefaultVisitor, Writer};
+
+/// Formats fields as plain text.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PlainFields;
+
+impl<'a> MakeVisitor<Writer<'a>> for PlainFields {
+    type Visitor = PlainVisitor<'a>;
+
+    fn make_visitor(&self, target: Writer<'a>) -> Self::Visitor {
+        PlainVisitor {
+            writer: target,
+            is_empty: true,
+            result: Ok(()),
+        }
+    }
+}
+
+/// Writes one event's or span's fields.
+pub struct PlainVisitor<'a> {
+    writer: Writer<'a>,
+    is_empty: bool,
+    result: fmt::Result,
+}
+
+/// How the visitor treats a field, by its name.
+enum Name<'a> {
+    Message,
+    /// Metadata of a `log` crate record, already written as the target.
+    LogMetadata,
+    Field(&'a str),
+}
+
+impl<'a> Name<'a> {
+    fn of(field: &'a Field) -> Self {
+        match field.name() {
+            "message" => Self::Message,
+            name if name.starts_with("log.") => Self::LogMetadata,
+            name => Self::Field(name.strip_prefix("r#").unwrap_or(name)),
+        }
+    }
+}
+
+impl PlainVisitor<'_> {
+    /// Writes the space before every field but the first.
+    fn separate(&mut self) -> fmt::Result {
+        if self.is_empty {
+            self.is_empty = false;
+            Ok(())
+        } else {
+            self.writer.write_char(' ')
+        }
+    }
+
+    fn write_message(&mut self, message: fmt::Arguments<'_>) -> fmt::Result {
+        self.separate()?;
+        if self.writer.sanitizes_ansi_escapes() {
+            EscapeControls(&mut self.writer).write_fmt(message)
+        } else {
+            self.writer.write_fmt(message)
+        }
+    }
+
+    fn write_name(&mut self, name: &str) -> fmt::Result {
+        self.separate()?;
+        self.writer.write_str(name)?;
+        self.writer.write_char('=')
+    }
+}
+
+impl Visit for PlainVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if self.result.is_err() {
+            return;
+        }
+        self.result = match Name::of(field) {
+            Name::Message => self.write_message(format_args!("{value}")),
+            Name::LogMetadata => Ok(()),
+            Name::Field(name) => self
+                .write_name(name)
+                .and_then(|()| write_quoted(&mut self.writer, value)),
+        };
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if self.result.is_err() {
+            return;
+        }
+        self.result = match Name::of(field) {
+            Name::Message => self.write_message(format_args!("{value:?}")),
+            Name::LogMetadata => Ok(()),
+            Name::Field(name) => self
+                .write_name(name)
+                .and_then(|()| write!(self.writer, "{value:?}")),
+        };
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if self.result.is_err() {
+            return;
+        }
+        // Errors are rare in lines, so the default visitor writes them, with
+        // the list of their sources.
+        let mut default = DefaultVisitor::new(self.writer.by_ref(), self.is_empty);
+        default.record_error(field, value);
+        self.result = default.finish();
+        if !matches!(Name::of(field), Name::LogMetadata) {
+            self.is_empty = false;
+        }
+    }
+}
+
+impl VisitOutput<fmt::Result> for PlainVisitor<'_> {
+    fn finish(self) -> fmt::Result {
+        self.result
+    }
+}
+
+impl VisitFmt for PlainVisitor<'_> {
+    fn writer(&mut self) -> &mut dyn fmt::Write {
+        &mut self.writer
+    }
+}
+
+/// Writes a string as `{:?}` does, copying it whole between the quotes when
+/// no character in it needs escaping.
+fn write_quoted(writer: &mut impl Write, value: &str) -> fmt::Result {
+    let plain = value
+        .bytes()
+        .all(|byte| matches!(byte, b' '..=b'~') && byte != b'"' && byte != b'\\');
+    if plain {
+        writer.write_char('"')?;
+        writer.write_str(value)?;
+        writer.write_char('"')
+    } else {
+        write!(writer, "{value:?}")
+    }
+}
+
+/// Escapes the control characters a terminal could act on (ESC, BEL, BS,
+/// FF, DEL and the C1 codes), as tracing-subscriber does in messages, so a
+/// message cannot move the cursor or retitle the terminal.
+struct EscapeControls<'w, W: Write>(&'w mut W);
+
+impl<W: Write> Write for EscapeControls<'_, W> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let mut start = 0;
+        for (at, character) in text.char_indices() {
+            let escaped = match character {
+                '\x1b' => "\\x1b",
+                '\x07' => "\\x07",
+                '\x08' => "\\x08",
+                '\x0c' => "\\x0c",
+                '\x7f' => "\\x7f",
+                '\u{80}'..='\u{9f}' => "",
+                _ => continue,
+            };
+            self.0.write_str(&text[start..at])?;
+            if escaped.is_empty() {
+                write!(self.0, "\\u{{{:x}}}", u32::from(character))?;
+            } else {
+                self.0.write_str(escaped)?;
+            }
+            start = at + character.len_utf8();
+        }
+        self.0.write_str(&text[start..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn escaped(text: &str) -> String {
+        let mut out = String::new();
+        EscapeControls(&mut out).write_str(text).unwrap();
+        out
+    }
+
+    #[test]
+    fn message_controls_escaped_text_kept() {
+        assert_eq!(escaped("plain text, ünïcode"), "plain text, ünïcode");
+        assert_eq!(escaped("\x1b[31mred\x07"), "\\x1b[31mred\\x07");
+        assert_eq!(escaped("a\u{9b}b\u{85}"), "a\\u{9b}b\\u{85}");
+        assert_eq!(escaped("\x08\x0c\x7f"), "\\x08\\x0c\\x7f");
+    }
+
+    #[test]
+    fn quoted_strings_match_debug() {
+        for value in [
+            "found",
+            "",
+            "with \"quotes\"",
+            "back\\slash",
+            "tab\tand\nnewline",
+            "ünïcode",
+            "\x1b[2J",
+            "~ and space",
+        ] {
+            let mut out = String::new();
+            write_quoted(&mut out, value).unwrap();
+            assert_eq!(out, format!("{value:?}"), "for {value:?}");
+        }
+    }
+}
