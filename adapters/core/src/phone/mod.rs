@@ -389,13 +389,21 @@ pub fn spells_e164(stored: &str, caller: &PhoneNumber) -> bool {
 }
 
 /// Masks a phone number for logs, keeping its last four digits: `***0123`.
+/// A number of four digits or fewer shows none of them.
 pub fn mask(raw: &str) -> String {
-    let digits: Vec<char> = raw.chars().filter(|c| c.is_ascii_digit()).collect();
-    if digits.len() <= 4 {
-        return "***".to_string();
+    // A ring of the last four digits seen. The oldest is at `count % 4`.
+    let mut last_four = [0u8; 4];
+    let mut count = 0;
+    for digit in raw.bytes().filter(u8::is_ascii_digit) {
+        last_four[count % 4] = digit;
+        count += 1;
     }
-    let last_four: String = digits[digits.len() - 4..].iter().collect();
-    format!("***{last_four}")
+    let mut masked = String::with_capacity(7);
+    masked.push_str("***");
+    if count > 4 {
+        masked.extend((0..4).map(|offset| char::from(last_four[(count + offset) % 4])));
+    }
+    masked
 }
 
 #[cfg(test)]
@@ -492,6 +500,10 @@ mod tests {
     fn mask_keeps_last_four_digits() {
         assert_eq!(mask("+1 (415) 555-0123"), "***0123");
         assert_eq!(mask("123"), "***");
+        assert_eq!(mask("1234"), "***");
+        assert_eq!(mask("12345"), "***2345");
+        assert_eq!(mask("+44 20 7946 0958 ext. 12"), "***5812");
+        assert_eq!(mask("no digits"), "***");
         let number = parse_caller("14155550123", us()).unwrap();
         assert_eq!(format!("{number:?}"), "PhoneNumber(***0123)");
     }
