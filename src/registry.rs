@@ -58,14 +58,17 @@ impl Registry {
                     .map(|name| format!("`{name}`"))
                     .collect::<Vec<_>>()
                     .join(", ");
-                problems.push(ConfigProblem::for_key(
-                    &settings.path,
-                    key("type"),
-                    format!(
-                        "`{}` is not an adapter type this binary knows; write one of {known}",
-                        spec.kind
-                    ),
-                ));
+                problems.push(
+                    ConfigProblem::for_key(
+                        &settings.path,
+                        key("type"),
+                        format!(
+                            "`{}` is not an adapter type this binary knows; write one of {known}",
+                            spec.kind
+                        ),
+                    )
+                    .redacted(&settings.redactions),
+                );
                 continue;
             };
             let context = SourceContext {
@@ -100,14 +103,17 @@ impl Registry {
                         Some(field) => key(field),
                         None => format!("sources[{}]", spec.index),
                     };
-                    problems.push(ConfigProblem::for_key(
-                        &settings.path,
-                        problem_key,
-                        format!(
-                            "(source `{}`, type `{}`) {}",
-                            spec.name, spec.kind, error.message
-                        ),
-                    ));
+                    problems.push(
+                        ConfigProblem::for_key(
+                            &settings.path,
+                            problem_key,
+                            format!(
+                                "(source `{}`, type `{}`) {}",
+                                spec.name, spec.kind, error.message
+                            ),
+                        )
+                        .redacted(&settings.redactions),
+                    );
                 }
             }
         }

@@ -6,6 +6,7 @@
 mod file;
 mod interpolate;
 mod problem;
+mod redact;
 mod settings;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ pub use settings::{
 };
 
 use interpolate::{interpolate, InterpolationError};
+pub use redact::Redactions;
 
 /// Prefix of the environment variables that override config keys.
 pub const ENV_PREFIX: &str = "BADGEGATE_";
@@ -56,10 +58,37 @@ pub fn load_text(
     })?;
     let mut dict = parsed.into_values().next().unwrap_or_default();
     let mut problems = Vec::new();
-    interpolate_dict(&mut dict, &mut Vec::new(), env, path, text, &mut problems);
+    let redactions = std::cell::RefCell::new(Redactions::default());
+    let recording_env = |name: &str| {
+        let value = env(name);
+        if let Some(value) = &value {
+            redactions.borrow_mut().add(value, format!("${{{name}}}"));
+        }
+        value
+    };
+    interpolate_dict(
+        &mut dict,
+        &mut Vec::new(),
+        &recording_env,
+        path,
+        text,
+        &mut problems,
+    );
     if !problems.is_empty() {
         return Err(problems);
     }
+    let mut redactions = redactions.into_inner();
+    for (name, value) in std::env::vars() {
+        if name.starts_with(ENV_PREFIX) && name.contains("__") {
+            redactions.add(&value, format!("${name}"));
+        }
+    }
+    let hide = |problems: Vec<ConfigProblem>| -> Vec<ConfigProblem> {
+        problems
+            .into_iter()
+            .map(|problem| problem.redacted(&redactions))
+            .collect()
+    };
 
     let figment = Figment::from(ConfigFile {
         path: path.to_path_buf(),
@@ -75,8 +104,10 @@ pub fn load_text(
     );
     let raw = figment
         .extract::<file::RawConfig>()
-        .map_err(|error| problem::from_figment(error, path, text))?;
-    settings::validate(raw, path, text)
+        .map_err(|error| hide(problem::from_figment(error, path, text)))?;
+    let mut settings = settings::validate(raw, path, text).map_err(hide)?;
+    settings.redactions = redactions;
+    Ok(settings)
 }
 
 /// The config file after interpolation, as a figment provider whose errors

@@ -30,6 +30,13 @@ impl ConfigProblem {
         Self::new(file, Some(key.into()), message)
     }
 
+    /// Returns the problem with the environment's values in its message
+    /// replaced by the references that supplied them.
+    pub fn redacted(mut self, redactions: &super::Redactions) -> Self {
+        self.message = redactions.apply(&self.message);
+        self
+    }
+
     /// Fills in the line of the key from the file's text, when the key is
     /// written in the file (it may come from a default or the environment).
     pub fn locate(mut self, text: &str) -> Self {
@@ -150,7 +157,7 @@ pub fn from_figment(error: figment::Error, file: &Path, text: &str) -> Vec<Confi
                     "is required but missing".to_string()
                 }
                 figment::error::Kind::InvalidType(actual, expected) => {
-                    format!("found {actual}, expected {expected}")
+                    format!("found {}, expected {expected}", kind_of(actual))
                 }
                 kind => kind.to_string(),
             };
@@ -167,6 +174,18 @@ pub fn from_figment(error: figment::Error, file: &Path, text: &str) -> Vec<Confi
             ConfigProblem::new(file, key, message).locate(text)
         })
         .collect()
+}
+
+/// Names what was found without quoting text, which may be a secret
+/// written in the wrong place. Numbers and booleans are shown.
+fn kind_of(actual: &figment::error::Actual) -> String {
+    use figment::error::Actual;
+    match actual {
+        Actual::Str(_) | Actual::Other(_) => "a string".to_string(),
+        Actual::Char(_) => "a character".to_string(),
+        Actual::Bytes(_) => "bytes".to_string(),
+        other => other.to_string(),
+    }
 }
 
 fn quote_list(items: &[&str]) -> String {

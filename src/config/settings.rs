@@ -33,6 +33,8 @@ pub struct Settings {
     pub sources: Vec<SourceSpec>,
     /// Valid but risky choices, logged at start and printed by `check`.
     pub warnings: Vec<String>,
+    /// The environment's values in this config, hidden in later problems.
+    pub redactions: super::Redactions,
 }
 
 impl Settings {
@@ -420,6 +422,7 @@ pub fn validate(raw: RawConfig, file: &Path, text: &str) -> Result<Settings, Vec
         },
         sources,
         warnings,
+        redactions: super::Redactions::default(),
     })
 }
 

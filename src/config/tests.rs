@@ -253,3 +253,42 @@ fn settings_debug_hides_adapter_credentials() {
     assert!(!printed.contains("pat-na1-hidden-42"), "{printed}");
     assert!(printed.contains("access_token"), "{printed}");
 }
+
+#[test]
+fn problems_hide_environment_values() {
+    let env = |name: &str| match name {
+        "JUSTCALL_API_SECRET" => Some("jc-secret-value-123".to_string()),
+        "LOG_FORMAT" => Some("crm-token-in-wrong-place".to_string()),
+        _ => None,
+    };
+    let shown = |text: &str| {
+        let problems = load_text(Path::new("gateway.toml"), text, &env).expect_err("rejected");
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        lines.join("\n")
+    };
+
+    let wrong_type = shown("[justcall]\nsecrets = \"${JUSTCALL_API_SECRET}\"\n");
+    assert!(!wrong_type.contains("jc-secret-value-123"), "{wrong_type}");
+    assert!(
+        wrong_type.contains("`justcall.secrets`: found a string, expected a sequence"),
+        "{wrong_type}"
+    );
+
+    let wrong_value = shown(&format!("{MINIMAL}\n[log]\nformat = \"${{LOG_FORMAT}}\"\n"));
+    assert!(
+        !wrong_value.contains("crm-token-in-wrong-place"),
+        "{wrong_value}"
+    );
+    assert!(
+        wrong_value.contains("`${LOG_FORMAT}` is not a valid value"),
+        "{wrong_value}"
+    );
+}
+
+#[test]
+fn literal_strings_are_not_quoted_in_type_errors() {
+    let problems = problems("[justcall]\nsecrets = \"literal-secret-in-file\"\n");
+    let message = problems[0].to_string();
+    assert!(!message.contains("literal-secret-in-file"), "{message}");
+    assert!(message.contains("found a string"), "{message}");
+}

@@ -11,6 +11,29 @@ use serde::de::DeserializeOwned;
 
 use crate::LookupError;
 
+/// Returns a configured URL for a message, with any user name and password
+/// in it replaced by `***`, so an error about the URL does not print them.
+pub fn without_credentials(url: &str) -> String {
+    match reqwest::Url::parse(url.trim()) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            // Both calls fail only for URLs that cannot have credentials.
+            let _ = parsed.set_password(None);
+            let _ = parsed.set_username("***");
+            parsed.to_string()
+        }
+        Ok(parsed) if !parsed.cannot_be_a_base() => url.to_string(),
+        // Unparsable text, or `user:password@host` read as a scheme and a
+        // path: hide whatever comes before an `@`.
+        _ => match (url.find("://"), url.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                format!("{}***{}", &url[..scheme_end + 3], &url[at..])
+            }
+            (None, Some(at)) => format!("***{}", &url[at..]),
+            _ => url.to_string(),
+        },
+    }
+}
+
 /// Builds the HTTP client adapters share: rustls, a badgegate user agent, and
 /// pooled connections kept for reuse between lookups.
 pub fn client() -> reqwest::Client {
@@ -127,6 +150,25 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    #[test]
+    fn credentials_hidden_in_urls() {
+        let shown = without_credentials("http://user:tok3n@127.0.0.1:8000/api");
+        assert_eq!(shown, "http://***@127.0.0.1:8000/api");
+        assert_eq!(
+            without_credentials("https://:tok3n@crm.example"),
+            "https://***@crm.example/"
+        );
+        assert_eq!(
+            without_credentials("https://crm.example/api"),
+            "https://crm.example/api"
+        );
+        assert_eq!(
+            without_credentials("ht!tp://user:tok3n@host"),
+            "ht!tp://***@host"
+        );
+        assert_eq!(without_credentials("user:tok3n@host"), "***@host");
+    }
 
     #[test]
     fn retry_after_seconds() {

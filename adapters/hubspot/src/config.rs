@@ -102,7 +102,7 @@ fn validate_base_url(value: &str) -> Result<String, BuildError> {
     let invalid = |reason: &str| {
         BuildError::for_key(
             "base_url",
-            format!("`{value}` is not a valid API root URL ({reason}). Write an http(s) URL such as \"{DEFAULT_BASE_URL}\""),
+            format!("`{}` is not a valid API root URL ({reason}). Write an http(s) URL such as \"{DEFAULT_BASE_URL}\"", badgegate_adapter::http::without_credentials(value)),
         )
     };
 

@@ -120,7 +120,10 @@ pub(crate) fn validate_url(key: &str, value: &str, example: &str) -> Result<Stri
     let invalid = |reason: &str| {
         BuildError::for_key(
             key,
-            format!("`{value}` is not a valid URL ({reason}). Write an http(s) URL such as \"{example}\""),
+            format!(
+                "`{}` is not a valid URL ({reason}). Write an http(s) URL such as \"{example}\"",
+                badgegate_adapter::http::without_credentials(value)
+            ),
         )
     };
 

@@ -237,7 +237,10 @@ fn validate_url(key: &str, value: &str, example: &str) -> Result<String, BuildEr
     let invalid = |reason: &str| {
         BuildError::for_key(
             key,
-            format!("`{value}` is not a valid URL ({reason}). Write an http(s) URL such as \"{example}\""),
+            format!(
+                "`{}` is not a valid URL ({reason}). Write an http(s) URL such as \"{example}\"",
+                badgegate_adapter::http::without_credentials(value)
+            ),
         )
     };
 
