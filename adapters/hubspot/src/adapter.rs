@@ -153,7 +153,7 @@ impl HubspotAdapter {
             if updated_at.is_none() && result.updated_at.is_some() {
                 tracing::warn!(
                     source = %self.name,
-                    contact_id = %result.id,
+                    contact_id = ?result.id,
                     "ignored an updatedAt that is not an RFC 3339 time"
                 );
             }

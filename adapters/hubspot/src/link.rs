@@ -23,12 +23,21 @@ impl RecordLinks {
     }
 
     /// Builds the record link of a contact. `0-1` is HubSpot's object type id
-    /// for contacts.
+    /// for contacts. HubSpot's contact ids are numbers, and anything else is
+    /// percent-encoded, so an id cannot change the link's path or host.
     pub fn contact_url(&self, id: &str) -> String {
-        format!(
-            "https://{}/contacts/{}/record/0-1/{id}",
+        let mut url = format!(
+            "https://{}/contacts/{}/record/0-1/",
             self.ui_domain, self.portal_id
-        )
+        );
+        for byte in id.bytes() {
+            if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+                url.push(char::from(byte));
+            } else {
+                url.push_str(&format!("%{byte:02X}"));
+            }
+        }
+        url
     }
 }
 
@@ -95,4 +104,22 @@ pub(crate) fn is_host_name(text: &str) -> bool {
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == ':')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contact_url_encodes_odd_ids() {
+        let links = RecordLinks::new("app.hubspot.com".into(), "7".into());
+        assert_eq!(
+            links.contact_url("501"),
+            "https://app.hubspot.com/contacts/7/record/0-1/501"
+        );
+        assert_eq!(
+            links.contact_url("7\n/../x?y#z"),
+            "https://app.hubspot.com/contacts/7/record/0-1/7%0A%2F..%2Fx%3Fy%23z"
+        );
+    }
 }
