@@ -68,6 +68,15 @@ enum Command {
 /// adapters calls it with a registry that has them too.
 pub fn run(registry: Registry) -> ExitCode {
     let cli = Cli::parse();
+    let settings = match config::load(&cli.config) {
+        Ok(settings) => settings,
+        Err(problems) => return report(&problems),
+    };
+    let command = cli.command.unwrap_or(Command::Serve);
+    // Declared before the runtime, so dropped after it: a task that logs
+    // while the runtime shuts down still has its line written.
+    let _log = matches!(command, Command::Serve | Command::Lookup { .. })
+        .then(|| logging::init(&settings.log));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -78,15 +87,10 @@ pub fn run(registry: Registry) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let settings = match config::load(&cli.config) {
-        Ok(settings) => settings,
-        Err(problems) => return report(&problems),
-    };
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
         Command::Serve => runtime.block_on(serve(settings, &registry)),
         Command::Check => check(&settings, &registry),
         Command::Lookup { number, json } => {
-            let _log = logging::init(&settings.log);
             let lookup = match registry.build_sources(&settings) {
                 Ok(sources) => {
                     let shared = shared_tier(&settings, &answer_generation(&settings, &sources));
@@ -101,7 +105,6 @@ pub fn run(registry: Registry) -> ExitCode {
 }
 
 async fn serve(settings: Settings, registry: &Registry) -> ExitCode {
-    let _log = logging::init(&settings.log);
     for warning in &settings.warnings {
         tracing::warn!("{warning}");
     }
