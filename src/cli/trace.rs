@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use badgegate_adapter::phone::parse_caller;
+use badgegate_adapter::Printable;
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -81,22 +82,29 @@ fn print_text(number: &serde_json::Value, result: &LookupResult, elapsed_ms: f64
             println!("  request            {request}");
         }
         if let Some(error) = &attempt.error {
-            println!("  error              {error}");
+            println!("  error              {}", Printable(&error.to_string()));
         }
         for candidate in &attempt.candidates {
             let verdict = if candidate.kept { "kept" } else { "discarded" };
-            println!("  {verdict:<9} {}: {}", candidate.id, candidate.reason);
+            println!(
+                "  {verdict:<9} {}: {}",
+                Printable(&candidate.id),
+                Printable(&candidate.reason)
+            );
         }
         if let Some(chosen) = &attempt.chosen {
-            println!("  chosen             {chosen}");
+            println!("  chosen             {}", Printable(chosen));
         }
     }
     match &result.outcome {
         Outcome::Found(badge) => {
-            println!("badge     {}", badge.contact_name());
-            println!("  link               {}", badge.contact_profile_link());
+            println!("badge     {}", Printable(badge.contact_name()));
+            println!(
+                "  link               {}",
+                Printable(badge.contact_profile_link())
+            );
             if let Some(email) = badge.contact_email() {
-                println!("  email              {email}");
+                println!("  email              {}", Printable(email));
             }
         }
         Outcome::NotFound => println!("badge     none: no contact matches this number"),

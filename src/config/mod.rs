@@ -78,9 +78,14 @@ pub fn load_text(
         return Err(problems);
     }
     let mut redactions = redactions.into_inner();
-    for (name, value) in std::env::vars() {
+    // `vars_os`, because `vars` panics on a variable that is not UTF-8.
+    // figment skips such variables too.
+    for (name, value) in std::env::vars_os() {
+        let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else {
+            continue;
+        };
         if name.starts_with(ENV_PREFIX) && name.contains("__") {
-            redactions.add(&value, format!("${name}"));
+            redactions.add_override(value, format!("${name}"));
         }
     }
     let hide = |problems: Vec<ConfigProblem>| -> Vec<ConfigProblem> {

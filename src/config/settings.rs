@@ -245,7 +245,8 @@ pub fn validate(raw: RawConfig, file: &Path, text: &str) -> Result<Settings, Vec
             _ => problem(
                 &format!("justcall.public_urls[{index}]"),
                 format!(
-                    "`{url}` is not an absolute http(s) URL; write the URL exactly as entered in JustCall, e.g. \"https://badges.example.com/justcall/contact-badge\""
+                    "`{}` is not an absolute http(s) URL; write the URL exactly as entered in JustCall, e.g. \"https://badges.example.com/justcall/contact-badge\"",
+                    badgegate_adapter::http::without_credentials(url)
                 ),
             ),
         }

@@ -4,7 +4,7 @@
 //! stored numbers parses to the caller's E.164.
 
 use badgegate_adapter::phone::{mask, parse_stored, spells_e164};
-use badgegate_adapter::{Contact, PhoneNumber, Region};
+use badgegate_adapter::{Contact, PhoneNumber, Printable, Region};
 
 use crate::config::MultipleMatches;
 
@@ -40,7 +40,7 @@ pub fn recheck(
                 }
                 Ok(number) => reasons.push(format!("{} is another number", number.masked())),
                 Err(error) => {
-                    tracing::debug!(contact = ?contact.id, number = %mask(stored), %error, "skipped a stored number that is not a phone number");
+                    tracing::debug!(contact = %Printable(&contact.id), number = %mask(stored), %error, "skipped a stored number that is not a phone number");
                     reasons.push(format!("{} {error}", mask(stored)));
                 }
             }
@@ -59,7 +59,7 @@ pub fn recheck(
         if found {
             matched.push(contact);
         } else {
-            tracing::debug!(contact = ?contact.id, reason = %verdict.reason, "discarded a candidate whose numbers differ from the caller's");
+            tracing::debug!(contact = %Printable(&contact.id), reason = %verdict.reason, "discarded a candidate whose numbers differ from the caller's");
         }
         verdicts.push(verdict);
     }

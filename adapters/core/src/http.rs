@@ -13,25 +13,18 @@ use crate::LookupError;
 
 /// Returns a configured URL for a message, with any user name and password
 /// in it replaced by `***`, so an error about the URL does not print them.
+/// Everything between the scheme and the last `@` is hidden, because a
+/// password may hold `#`, `?` or `/` and a URL parser then finds no
+/// credentials at all.
 pub fn without_credentials(url: &str) -> String {
-    match reqwest::Url::parse(url.trim()) {
-        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
-            // Both calls fail only for URLs that cannot have credentials.
-            let _ = parsed.set_password(None);
-            let _ = parsed.set_username("***");
-            parsed.to_string()
-        }
-        Ok(parsed) if !parsed.cannot_be_a_base() => url.to_string(),
-        // Unparsable text, or `user:password@host` read as a scheme and a
-        // path: hide whatever comes before an `@`.
-        _ => match (url.find("://"), url.rfind('@')) {
-            (Some(scheme_end), Some(at)) if at > scheme_end => {
-                format!("{}***{}", &url[..scheme_end + 3], &url[at..])
-            }
-            (None, Some(at)) => format!("***{}", &url[at..]),
-            _ => url.to_string(),
-        },
-    }
+    let Some(at) = url.rfind('@') else {
+        return url.to_string();
+    };
+    let start = match url.find("://") {
+        Some(scheme_end) if scheme_end < at => scheme_end + 3,
+        _ => 0,
+    };
+    format!("{}***{}", &url[..start], &url[at..])
 }
 
 /// Builds the HTTP client adapters share: rustls, a badgegate user agent, and
@@ -153,21 +146,24 @@ mod tests {
 
     #[test]
     fn credentials_hidden_in_urls() {
-        let shown = without_credentials("http://user:tok3n@127.0.0.1:8000/api");
-        assert_eq!(shown, "http://***@127.0.0.1:8000/api");
-        assert_eq!(
-            without_credentials("https://:tok3n@crm.example"),
-            "https://***@crm.example/"
-        );
-        assert_eq!(
-            without_credentials("https://crm.example/api"),
-            "https://crm.example/api"
-        );
-        assert_eq!(
-            without_credentials("ht!tp://user:tok3n@host"),
-            "ht!tp://***@host"
-        );
-        assert_eq!(without_credentials("user:tok3n@host"), "***@host");
+        let cases = [
+            (
+                "http://user:tok3n@127.0.0.1:8000/api",
+                "http://***@127.0.0.1:8000/api",
+            ),
+            ("https://:tok3n@crm.example", "https://***@crm.example"),
+            ("https://crm.example/api", "https://crm.example/api"),
+            ("ht!tp://user:tok3n@host", "ht!tp://***@host"),
+            ("user:tok3n@host", "***@host"),
+            (
+                "https://user:#Pw0rd@api.example.com",
+                "https://***@api.example.com",
+            ),
+            ("u:Pw0rdSecret@host/?r=http://x", "***@host/?r=http://x"),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(without_credentials(url), shown, "{url}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod error;
 pub mod http;
 pub mod oauth;
 pub mod phone;
+mod printable;
 mod query;
 mod secret;
 
@@ -20,5 +21,6 @@ pub use adapter::{parse_options, Adapter, AdapterFactory, BuildError, SourceCont
 pub use contact::Contact;
 pub use error::LookupError;
 pub use phone::{PhoneError, PhoneNumber, Region, SearchForm};
+pub use printable::Printable;
 pub use query::{Query, RecordedRequest};
 pub use secret::Secret;

@@ -141,7 +141,14 @@ impl HubspotAdapter {
     ) -> Result<Vec<Contact>, LookupError> {
         let mut contacts = Vec::with_capacity(results.len());
         for result in results {
-            let link = match &result.url {
+            // The agent's screen shows the link, so only a web address is
+            // taken as it comes. Anything else, such as `javascript:`, is
+            // replaced by the record link built from the id.
+            let web_url = result.url.as_ref().filter(|url| {
+                let lower = url.trim_start().to_ascii_lowercase();
+                lower.starts_with("https://") || lower.starts_with("http://")
+            });
+            let link = match web_url {
                 Some(url) => url.clone(),
                 None => self
                     .record_links(deadline, budget)
@@ -153,7 +160,7 @@ impl HubspotAdapter {
             if updated_at.is_none() && result.updated_at.is_some() {
                 tracing::warn!(
                     source = %self.name,
-                    contact_id = ?result.id,
+                    contact_id = %badgegate_adapter::Printable(&result.id),
                     "ignored an updatedAt that is not an RFC 3339 time"
                 );
             }

@@ -54,6 +54,21 @@ async fn link_from_result_url() {
 }
 
 #[tokio::test]
+async fn result_url_not_web_is_replaced() {
+    let server = MockServer::start().await;
+    mount_search(&server, Some("javascript:alert(document.cookie)//"), 1).await;
+    mount_account_info(&server, 0).await;
+
+    let options = json!({"portal_id": "12345"});
+    let contacts = adapter(&server, options).find(&query(2_000)).await.unwrap();
+
+    assert_eq!(
+        contacts[0].link,
+        "https://app.hubspot.com/contacts/12345/record/0-1/501"
+    );
+}
+
+#[tokio::test]
 async fn link_from_configured_portal() {
     let server = MockServer::start().await;
     mount_search(&server, None, 1).await;

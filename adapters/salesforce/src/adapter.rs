@@ -252,7 +252,7 @@ impl SalesforceAdapter {
             if updated_at.is_none() {
                 tracing::warn!(
                     source = %self.name,
-                    record_id = ?record.id,
+                    record_id = %badgegate_adapter::Printable(&record.id),
                     "ignored a missing or unreadable LastModifiedDate"
                 );
             }
