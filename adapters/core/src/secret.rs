@@ -43,6 +43,8 @@ impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // An environment override such as `BADGEGATE_ADMIN__TOKEN=123456`
         // arrives as a number, so digits are taken as the secret's text.
+        // NOTE: the number's leading zeros are gone by then, so `000123`
+        // becomes `123`. Quoting the value (`'"000123"'`) keeps them.
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Text {
