@@ -58,17 +58,14 @@ impl Registry {
                     .map(|name| format!("`{name}`"))
                     .collect::<Vec<_>>()
                     .join(", ");
-                problems.push(
-                    ConfigProblem::for_key(
-                        &settings.path,
-                        key("type"),
-                        format!(
-                            "`{}` is not an adapter type this binary knows; write one of {known}",
-                            spec.kind
-                        ),
-                    )
-                    .redacted(&settings.redactions),
-                );
+                problems.push(ConfigProblem::for_key(
+                    &settings.path,
+                    key("type"),
+                    format!(
+                        "`{}` is not an adapter type this binary knows; write one of {known}",
+                        spec.kind
+                    ),
+                ));
                 continue;
             };
             let context = SourceContext {
@@ -103,17 +100,14 @@ impl Registry {
                         Some(field) => key(field),
                         None => format!("sources[{}]", spec.index),
                     };
-                    problems.push(
-                        ConfigProblem::for_key(
-                            &settings.path,
-                            problem_key,
-                            format!(
-                                "(source `{}`, type `{}`) {}",
-                                spec.name, spec.kind, error.message
-                            ),
-                        )
-                        .redacted(&settings.redactions),
-                    );
+                    problems.push(ConfigProblem::for_key(
+                        &settings.path,
+                        problem_key,
+                        format!(
+                            "(source `{}`, type `{}`) {}",
+                            spec.name, spec.kind, error.message
+                        ),
+                    ));
                 }
             }
         }
@@ -123,7 +117,7 @@ impl Registry {
         let text = std::fs::read_to_string(&settings.path).unwrap_or_default();
         Err(problems
             .into_iter()
-            .map(|problem| problem.locate(&text))
+            .map(|problem| problem.locate(&text).redacted(&settings.redactions))
             .collect())
     }
 }

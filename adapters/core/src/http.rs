@@ -2,14 +2,30 @@
 //! the client, to bound a call, to classify a failed status and to read JSON,
 //! so every adapter reports upstream errors the same way.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::LookupError;
+
+/// Characters percent-encoded in a path segment: everything except
+/// RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`). `/`, `?`, `#`,
+/// `%` and `\` are encoded, so a value stays inside one path segment.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Encodes `value` to go inside one path segment of a URL.
+pub fn path_segment(value: &str) -> Cow<'_, str> {
+    utf8_percent_encode(value, PATH_SEGMENT).into()
+}
 
 /// Returns a configured URL for a message, with any user name and password
 /// in it replaced by `***`, so an error about the URL does not print them.
@@ -143,6 +159,25 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    #[test]
+    fn path_segment_encodes_everything_but_unreserved() {
+        let cases = [
+            ("+14155550123", "%2B14155550123"),
+            ("(415) 555-0123", "%28415%29%20555-0123"),
+            ("a/b", "a%2Fb"),
+            ("a?b#c", "a%3Fb%23c"),
+            ("%2F", "%252F"),
+            ("a&b=c", "a%26b%3Dc"),
+            ("\"quoted\"", "%22quoted%22"),
+            ("back\\slash", "back%5Cslash"),
+            ("../..", "..%2F.."),
+            ("unreserved-._~", "unreserved-._~"),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(path_segment(value), expected, "{value}");
+        }
+    }
 
     #[test]
     fn credentials_hidden_in_urls() {

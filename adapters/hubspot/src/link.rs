@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use badgegate_adapter::http::{read_json, send};
+use badgegate_adapter::http::{path_segment, read_json, send};
 use badgegate_adapter::{LookupError, Secret};
 use serde::Deserialize;
 
@@ -23,21 +23,18 @@ impl RecordLinks {
     }
 
     /// Builds the record link of a contact. `0-1` is HubSpot's object type id
-    /// for contacts. HubSpot's contact ids are numbers, and anything else is
-    /// percent-encoded, so an id cannot change the link's path or host.
+    /// for contacts. The id is percent-encoded, so it stays one segment of
+    /// the link's path.
+    // NOTE: an id of `.` or `..` stays as it is, and a browser resolves it
+    // against the link's path. HubSpot's contact ids are numbers, so only a
+    // faulty or hostile response sends one.
     pub fn contact_url(&self, id: &str) -> String {
-        let mut url = format!(
-            "https://{}/contacts/{}/record/0-1/",
-            self.ui_domain, self.portal_id
-        );
-        for byte in id.bytes() {
-            if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-                url.push(char::from(byte));
-            } else {
-                url.push_str(&format!("%{byte:02X}"));
-            }
-        }
-        url
+        format!(
+            "https://{}/contacts/{}/record/0-1/{}",
+            self.ui_domain,
+            self.portal_id,
+            path_segment(id)
+        )
     }
 }
 

@@ -8,27 +8,13 @@
 
 use std::borrow::Cow;
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+pub(crate) use badgegate_adapter::http::path_segment;
 use reqwest::header::HeaderValue;
-
-/// Characters percent-encoded in a path placeholder: everything except
-/// RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`). `/`, `?`, `#`,
-/// `%` and `\` are encoded, so a value stays inside one path segment.
-const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// Encodes `value` to go inside one path segment.
-pub(crate) fn path_segment(value: &str) -> Cow<'_, str> {
-    utf8_percent_encode(value, PATH_SEGMENT).into()
-}
 
 /// Encodes a query parameter name or value for the lookup trace, with the
 /// same character set as [`path_segment`].
 pub(crate) fn query_component(value: &str) -> Cow<'_, str> {
-    utf8_percent_encode(value, PATH_SEGMENT).into()
+    path_segment(value)
 }
 
 /// Returns whether a path segment is `.` or `..`, written plainly or with
@@ -73,25 +59,6 @@ pub(crate) fn header_value(value: &str) -> Result<HeaderValue, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn path_segment_encodes_everything_but_unreserved() {
-        let cases = [
-            ("+14155550123", "%2B14155550123"),
-            ("(415) 555-0123", "%28415%29%20555-0123"),
-            ("a/b", "a%2Fb"),
-            ("a?b#c", "a%3Fb%23c"),
-            ("%2F", "%252F"),
-            ("a&b=c", "a%26b%3Dc"),
-            ("\"quoted\"", "%22quoted%22"),
-            ("back\\slash", "back%5Cslash"),
-            ("../..", "..%2F.."),
-            ("unreserved-._~", "unreserved-._~"),
-        ];
-        for (value, expected) in cases {
-            assert_eq!(path_segment(value), expected, "{value}");
-        }
-    }
 
     #[test]
     fn dot_segments_are_detected() {
