@@ -8,8 +8,8 @@
 
 use std::fmt;
 
-/// Values shorter than this stay as they are: replacing `1` or `on`
-/// everywhere would garble messages, and a secret is longer.
+/// Values shorter than this stay as they are, because replacing `1` or
+/// `on` everywhere would garble messages. A secret is longer.
 const MIN_HIDDEN_LENGTH: usize = 4;
 
 /// The environment values a config was built from, each with the name
@@ -93,9 +93,9 @@ mod tests {
         redactions.add("jc-secret-123", "${JUSTCALL_API_SECRET}".into());
         redactions.add("jc-secret-123-longer", "$BADGEGATE_X__Y".into());
         redactions.add("on", "${SHORT}".into());
-        let shown = redactions.apply("found \"jc-secret-123\" and jc-secret-123-longer, on");
+        let redacted = redactions.apply("found \"jc-secret-123\" and jc-secret-123-longer, on");
         assert_eq!(
-            shown,
+            redacted,
             "found \"${JUSTCALL_API_SECRET}\" and $BADGEGATE_X__Y, on"
         );
     }

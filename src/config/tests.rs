@@ -261,20 +261,20 @@ fn problems_hide_environment_values() {
         "LOG_FORMAT" => Some("crm-token-in-wrong-place".to_string()),
         _ => None,
     };
-    let shown = |text: &str| {
+    let problem_text = |text: &str| {
         let problems = load_text(Path::new("gateway.toml"), text, &env).expect_err("rejected");
         let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
         lines.join("\n")
     };
 
-    let wrong_type = shown("[justcall]\nsecrets = \"${JUSTCALL_API_SECRET}\"\n");
+    let wrong_type = problem_text("[justcall]\nsecrets = \"${JUSTCALL_API_SECRET}\"\n");
     assert!(!wrong_type.contains("jc-secret-value-123"), "{wrong_type}");
     assert!(
         wrong_type.contains("`justcall.secrets`: found a string, expected a sequence"),
         "{wrong_type}"
     );
 
-    let wrong_value = shown(&format!("{MINIMAL}\n[log]\nformat = \"${{LOG_FORMAT}}\"\n"));
+    let wrong_value = problem_text(&format!("{MINIMAL}\n[log]\nformat = \"${{LOG_FORMAT}}\"\n"));
     assert!(
         !wrong_value.contains("crm-token-in-wrong-place"),
         "{wrong_value}"
@@ -286,7 +286,7 @@ fn problems_hide_environment_values() {
 }
 
 #[test]
-fn literal_strings_are_not_quoted_in_type_errors() {
+fn type_errors_hide_literal_strings() {
     let problems = problems("[justcall]\nsecrets = \"literal-secret-in-file\"\n");
     let message = problems[0].to_string();
     assert!(!message.contains("literal-secret-in-file"), "{message}");

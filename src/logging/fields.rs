@@ -37,7 +37,7 @@ pub struct PlainVisitor<'a> {
     result: fmt::Result,
 }
 
-/// How the visitor treats a field, by its name.
+/// The kind of a field, read from its name.
 enum Name<'a> {
     Message,
     /// Metadata of a `log` crate record, already written as the target.
@@ -113,7 +113,7 @@ impl Visit for PlainVisitor<'_> {
         if self.result.is_err() {
             return;
         }
-        // Errors are rare in lines, so the default visitor writes them, with
+        // Few lines carry an error, so the default visitor writes them, with
         // the list of their sources.
         let mut default = DefaultVisitor::new(self.writer.by_ref(), self.is_empty);
         default.record_error(field, value);
