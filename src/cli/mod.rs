@@ -75,8 +75,17 @@ pub fn run(registry: Registry) -> ExitCode {
     let command = cli.command.unwrap_or(Command::Serve);
     // Declared before the runtime, so dropped after it: a task that logs
     // while the runtime shuts down still has its line written.
-    let _log = matches!(command, Command::Serve | Command::Lookup { .. })
-        .then(|| logging::init(&settings.log));
+    let _log = if matches!(command, Command::Serve | Command::Lookup { .. }) {
+        match logging::init(&settings.log) {
+            Ok(guard) => Some(guard),
+            Err(error) => {
+                eprintln!("error: cannot start the logging thread: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -82,6 +82,23 @@ impl PlainVisitor<'_> {
     }
 }
 
+impl PlainVisitor<'_> {
+    /// Writes ` name="value"` for a string that needs no escaping, in three
+    /// writes instead of six: the `answered` line of every request has six
+    /// such fields.
+    fn write_plain_string(&mut self, name: &str, value: &str) -> fmt::Result {
+        if self.is_empty {
+            self.is_empty = false;
+        } else {
+            self.writer.write_char(' ')?;
+        }
+        self.writer.write_str(name)?;
+        self.writer.write_str("=\"")?;
+        self.writer.write_str(value)?;
+        self.writer.write_char('"')
+    }
+}
+
 impl Visit for PlainVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         if self.result.is_err() {
@@ -90,10 +107,25 @@ impl Visit for PlainVisitor<'_> {
         self.result = match Name::of(field) {
             Name::Message => self.write_message(format_args!("{value}")),
             Name::LogMetadata => Ok(()),
+            Name::Field(name) if is_plain(value) => self.write_plain_string(name, value),
             Name::Field(name) => self
                 .write_name(name)
-                .and_then(|()| write_quoted(&mut self.writer, value)),
+                .and_then(|()| write!(self.writer, "{value:?}")),
         };
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if self.result.is_err() {
+            return;
+        }
+        match Name::of(field) {
+            Name::Field(name) => {
+                self.result = self
+                    .write_name(name)
+                    .and_then(|()| write_f64(&mut self.writer, value));
+            }
+            _ => self.record_debug(field, &value),
+        }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -136,16 +168,32 @@ impl VisitFmt for PlainVisitor<'_> {
     }
 }
 
-/// Writes a string as `{:?}` does, copying it whole between the quotes when
-/// no character in it needs escaping.
-fn write_quoted(writer: &mut impl Write, value: &str) -> fmt::Result {
-    let plain = value
+/// Returns whether `{:?}` writes `value` between quotes unchanged.
+fn is_plain(value: &str) -> bool {
+    value
         .bytes()
-        .all(|byte| matches!(byte, b' '..=b'~') && byte != b'"' && byte != b'\\');
-    if plain {
-        writer.write_char('"')?;
-        writer.write_str(value)?;
-        writer.write_char('"')
+        .all(|byte| matches!(byte, b' '..=b'~') && byte != b'"' && byte != b'\\')
+}
+
+/// Writes `value` as `{:?}` does. A value of at most three decimals below a
+/// billion, such as a latency in whole microseconds given in milliseconds,
+/// is written from its integer thousandths, without the general float
+/// formatting.
+fn write_f64(writer: &mut impl Write, value: f64) -> fmt::Result {
+    let thousandths = (value * 1000.0).round();
+    // `{:?}` writes values from 1e-4 up in decimal notation, and below a
+    // billion the thousandths are exact and the shortest digits that read
+    // back as `value`.
+    if (0.001..1e9).contains(&value) && thousandths / 1000.0 == value {
+        // In range and whole, so the conversion is exact.
+        let thousandths = thousandths as u64;
+        let (whole, mut fraction) = (thousandths / 1000, thousandths % 1000);
+        let mut digits = 3;
+        while digits > 1 && fraction % 10 == 0 {
+            fraction /= 10;
+            digits -= 1;
+        }
+        write!(writer, "{whole}.{fraction:0digits$}")
     } else {
         write!(writer, "{value:?}")
     }
@@ -199,8 +247,33 @@ mod tests {
         assert_eq!(escaped("\x08\x0c\x7f"), "\\x08\\x0c\\x7f");
     }
 
+    fn visited(record: impl FnOnce(&mut PlainVisitor<'_>, &Field)) -> String {
+        struct Callsite;
+        impl tracing::callsite::Callsite for Callsite {
+            fn set_interest(&self, _: tracing::subscriber::Interest) {}
+            fn metadata(&self) -> &tracing::Metadata<'_> {
+                &METADATA
+            }
+        }
+        static CALLSITE: Callsite = Callsite;
+        static METADATA: tracing::Metadata<'static> = tracing::metadata! {
+            name: "test",
+            target: "test",
+            level: tracing::Level::INFO,
+            fields: &["value"],
+            callsite: &CALLSITE,
+            kind: tracing::metadata::Kind::EVENT,
+        };
+        let field = METADATA.fields().field("value").unwrap();
+        let mut out = String::new();
+        let mut visitor = PlainFields.make_visitor(Writer::new(&mut out));
+        record(&mut visitor, &field);
+        visitor.finish().unwrap();
+        out
+    }
+
     #[test]
-    fn quoted_strings_match_debug() {
+    fn strings_match_debug() {
         for value in [
             "found",
             "",
@@ -211,9 +284,34 @@ mod tests {
             "\x1b[2J",
             "~ and space",
         ] {
-            let mut out = String::new();
-            write_quoted(&mut out, value).unwrap();
-            assert_eq!(out, format!("{value:?}"), "for {value:?}");
+            let out = visited(|visitor, field| visitor.record_str(field, value));
+            assert_eq!(out, format!("value={value:?}"), "for {value:?}");
+        }
+    }
+
+    #[test]
+    fn floats_match_debug() {
+        let mut values: Vec<f64> = (0..200_000).map(|micros| micros as f64 / 1000.0).collect();
+        values.extend((0..2_000u64).map(|micros| (micros * 7_919_993) as f64 / 1000.0));
+        values.extend([
+            0.0001,
+            0.0005,
+            1e-7,
+            0.1 + 0.2,
+            999_999_999.999,
+            1e9,
+            1e15 + 0.5,
+            1e16,
+            -0.25,
+            -0.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+        ]);
+        for value in values {
+            let out = visited(|visitor, field| visitor.record_f64(field, value));
+            assert_eq!(out, format!("value={value:?}"), "for {value:?}");
         }
     }
 }

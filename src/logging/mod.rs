@@ -2,18 +2,19 @@
 //! `log.level` unless `RUST_LOG` is set.
 //!
 //! Lines are formatted on the thread that logs and written by a logging
-//! thread. That thread writes every waiting line in one batch, so a busy
-//! gateway makes one write per batch rather than one per line. A request
-//! waits for the logging thread only when its queue is full.
+//! thread (`writer`). That thread writes every waiting line in one batch, so
+//! a busy gateway makes one write per batch rather than one per line. A
+//! request waits for the logging thread only when its buffer is full.
 
 mod fields;
 mod text;
+mod writer;
 
-use std::io::{BufWriter, IsTerminal};
-
-use tracing_appender::non_blocking::WorkerGuard;
+use std::io::{self, IsTerminal};
 
 use tracing_subscriber::EnvFilter;
+
+pub use writer::LogGuard;
 
 use crate::config::{LogFormat, LogSettings};
 
@@ -32,32 +33,11 @@ const CHATTY_LIBRARIES: &[&str] = &[
     "want",
 ];
 
-/// Maximum lines queued for the logging thread. A request that logs while
-/// the queue is full blocks until there is room, so no line is dropped
-/// while the gateway runs.
-// NOTE: at exit, tracing-appender waits only about a second for the lines
-// still queued. If whatever reads standard error has stopped reading, the
-// rest are lost.
-const WAITING_LINES: usize = 65_536;
-
-/// Size of the logging thread's write buffer. The thread writes when it
-/// is full and when no more lines are waiting, so a quiet gateway's lines
-/// appear at once, and a busy one makes one write per this many bytes.
-const WRITE_BUFFER_BYTES: usize = 64 * 1024;
-
 /// Installs the global subscriber. Call once, before anything logs, and keep
 /// the guard until the process ends: dropping it writes the lines still
-/// waiting.
-#[must_use = "dropping the guard at once stops the logging thread"]
-pub fn init(settings: &LogSettings) -> WorkerGuard {
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(WAITING_LINES)
-        .thread_name("badgegate-log")
-        .finish(BufWriter::with_capacity(
-            WRITE_BUFFER_BYTES,
-            std::io::stderr(),
-        ));
+/// waiting. Fails only when the logging thread cannot be started.
+pub fn init(settings: &LogSettings) -> io::Result<LogGuard> {
+    let (writer, guard) = writer::spawn(io::stderr())?;
     let filter = std::env::var("RUST_LOG")
         .ok()
         .filter(|value| !value.trim().is_empty())
@@ -83,13 +63,13 @@ pub fn init(settings: &LogSettings) -> WorkerGuard {
             .with_span_list(true)
             .init(),
     }
-    guard
+    Ok(guard)
 }
 
 /// Returns whether standard error is a terminal and `NO_COLOR` is unset or empty.
 fn wants_color() -> bool {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
-    std::io::stderr().is_terminal() && !no_color
+    io::stderr().is_terminal() && !no_color
 }
 
 fn directives(level: &str) -> String {
