@@ -19,20 +19,20 @@ use tracing_subscriber::fmt::format::{DefaultVisitor, Writer};
 pub struct PlainFields;
 
 impl<'a> MakeVisitor<Writer<'a>> for PlainFields {
-    type Visitor = PlainVisitor<'a>;
+    type Visitor = PlainVisitor<Writer<'a>>;
 
     fn make_visitor(&self, target: Writer<'a>) -> Self::Visitor {
-        PlainVisitor {
-            writer: target,
-            is_empty: true,
-            result: Ok(()),
-        }
+        let sanitize = target.sanitizes_ansi_escapes();
+        PlainVisitor::new(target, sanitize)
     }
 }
 
-/// Writes one event's or span's fields.
-pub struct PlainVisitor<'a> {
-    writer: Writer<'a>,
+/// Writes one event's or span's fields to `W`: a `Writer` for span fields,
+/// and the line being built for an event's fields.
+pub struct PlainVisitor<W> {
+    writer: W,
+    /// Whether control characters in messages are escaped.
+    sanitize: bool,
     is_empty: bool,
     result: fmt::Result,
 }
@@ -55,7 +55,16 @@ impl<'a> Name<'a> {
     }
 }
 
-impl PlainVisitor<'_> {
+impl<W: Write> PlainVisitor<W> {
+    pub fn new(writer: W, sanitize: bool) -> Self {
+        Self {
+            writer,
+            sanitize,
+            is_empty: true,
+            result: Ok(()),
+        }
+    }
+
     /// Writes the space before every field but the first.
     fn separate(&mut self) -> fmt::Result {
         if self.is_empty {
@@ -68,7 +77,7 @@ impl PlainVisitor<'_> {
 
     fn write_message(&mut self, message: fmt::Arguments<'_>) -> fmt::Result {
         self.separate()?;
-        if self.writer.sanitizes_ansi_escapes() {
+        if self.sanitize {
             EscapeControls(&mut self.writer).write_fmt(message)
         } else {
             self.writer.write_fmt(message)
@@ -82,7 +91,7 @@ impl PlainVisitor<'_> {
     }
 }
 
-impl PlainVisitor<'_> {
+impl<W: Write> PlainVisitor<W> {
     /// Writes ` name="value"` for a string that needs no escaping, in three
     /// writes instead of six: the `answered` line of every request has six
     /// such fields.
@@ -99,7 +108,7 @@ impl PlainVisitor<'_> {
     }
 }
 
-impl Visit for PlainVisitor<'_> {
+impl<W: Write> Visit for PlainVisitor<W> {
     fn record_str(&mut self, field: &Field, value: &str) {
         if self.result.is_err() {
             return;
@@ -147,7 +156,9 @@ impl Visit for PlainVisitor<'_> {
         }
         // Few lines carry an error, so the default visitor writes them, with
         // the list of their sources.
-        let mut default = DefaultVisitor::new(self.writer.by_ref(), self.is_empty);
+        // A new `Writer` escapes control characters, as badgegate's
+        // subscriber does everywhere.
+        let mut default = DefaultVisitor::new(Writer::new(&mut self.writer), self.is_empty);
         default.record_error(field, value);
         self.result = default.finish();
         if !matches!(Name::of(field), Name::LogMetadata) {
@@ -156,13 +167,13 @@ impl Visit for PlainVisitor<'_> {
     }
 }
 
-impl VisitOutput<fmt::Result> for PlainVisitor<'_> {
+impl<W: Write> VisitOutput<fmt::Result> for PlainVisitor<W> {
     fn finish(self) -> fmt::Result {
         self.result
     }
 }
 
-impl VisitFmt for PlainVisitor<'_> {
+impl<W: Write> VisitFmt for PlainVisitor<W> {
     fn writer(&mut self) -> &mut dyn fmt::Write {
         &mut self.writer
     }
@@ -187,13 +198,32 @@ fn write_f64(writer: &mut impl Write, value: f64) -> fmt::Result {
     if (0.001..1e9).contains(&value) && thousandths / 1000.0 == value {
         // In range and whole, so the conversion is exact.
         let thousandths = thousandths as u64;
-        let (whole, mut fraction) = (thousandths / 1000, thousandths % 1000);
+        let (mut whole, mut fraction) = (thousandths / 1000, thousandths % 1000);
         let mut digits = 3;
         while digits > 1 && fraction % 10 == 0 {
             fraction /= 10;
             digits -= 1;
         }
-        write!(writer, "{whole}.{fraction:0digits$}")
+        // Filled from the end: the fraction's digits, the point, then at most
+        // nine digits of the whole part.
+        let mut text = [0u8; 16];
+        let mut start = text.len();
+        for _ in 0..digits {
+            start -= 1;
+            text[start] = b'0' + (fraction % 10) as u8;
+            fraction /= 10;
+        }
+        start -= 1;
+        text[start] = b'.';
+        loop {
+            start -= 1;
+            text[start] = b'0' + (whole % 10) as u8;
+            whole /= 10;
+            if whole == 0 {
+                break;
+            }
+        }
+        writer.write_str(std::str::from_utf8(&text[start..]).map_err(|_| fmt::Error)?)
     } else {
         write!(writer, "{value:?}")
     }
@@ -247,7 +277,7 @@ mod tests {
         assert_eq!(escaped("\x08\x0c\x7f"), "\\x08\\x0c\\x7f");
     }
 
-    fn visited(record: impl FnOnce(&mut PlainVisitor<'_>, &Field)) -> String {
+    fn visited(record: impl FnOnce(&mut PlainVisitor<Writer<'_>>, &Field)) -> String {
         struct Callsite;
         impl tracing::callsite::Callsite for Callsite {
             fn set_interest(&self, _: tracing::subscriber::Interest) {}

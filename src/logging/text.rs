@@ -16,9 +16,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::DateTime;
 use tracing::{Event, Level, Subscriber};
 use tracing_log::NormalizeEvent;
+use tracing_subscriber::field::VisitOutput;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
+
+use super::fields::PlainVisitor;
 
 /// Formats events as plain text lines.
 #[derive(Debug, Default, Clone, Copy)]
@@ -35,39 +38,81 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        // Events from the `log` crate, such as actix's, carry their real
-        // target and level in fields, and normalizing reads them back.
-        let normalized = event.normalized_metadata();
-        let metadata = normalized.as_ref().unwrap_or_else(|| event.metadata());
-
-        write_timestamp(&mut writer, SystemTime::now())?;
-        writer.write_char(' ')?;
-        writer.write_str(level_label(metadata.level()))?;
-        writer.write_char(' ')?;
-        if let Some(scope) = ctx.event_scope() {
-            let mut any = false;
-            for span in scope.from_root() {
-                writer.write_str(span.metadata().name())?;
-                let extensions = span.extensions();
-                if let Some(fields) = extensions.get::<FormattedFields<N>>() {
-                    if !fields.is_empty() {
-                        writer.write_char('{')?;
-                        writer.write_str(fields.as_str())?;
-                        writer.write_char('}')?;
-                    }
+        let sanitize = writer.sanitizes_ansi_escapes();
+        LINE.with(|line| match line.try_borrow_mut() {
+            Ok(mut line) => {
+                line.clear();
+                write_line(&mut *line, ctx, event, sanitize)?;
+                let written = writer.write_str(&line);
+                if line.capacity() > KEPT_LINE_CAPACITY {
+                    *line = String::new();
                 }
-                writer.write_char(':')?;
-                any = true;
+                written
             }
-            if any {
-                writer.write_char(' ')?;
-            }
-        }
-        writer.write_str(metadata.target())?;
-        writer.write_str(": ")?;
-        ctx.format_fields(writer.by_ref(), event)?;
-        writer.write_char('\n')
+            // An event logged while this thread formats another, from a
+            // field's `Debug` code, is written without the thread's buffer.
+            Err(_) => write_line(&mut writer, ctx, event, sanitize),
+        })
     }
+}
+
+thread_local! {
+    /// The line a thread is building. Built here rather than in the
+    /// formatter's `Writer`, so each piece is appended directly instead of
+    /// through a `dyn fmt::Write` call.
+    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// The largest line buffer a thread keeps between lines.
+const KEPT_LINE_CAPACITY: usize = 16 * 1024;
+
+/// Writes one event's line. The event's fields are written by
+/// [`PlainVisitor`], whatever field formatter the subscriber has, and span
+/// fields as that formatter recorded them.
+fn write_line<S, N>(
+    line: &mut impl Write,
+    ctx: &FmtContext<'_, S, N>,
+    event: &Event<'_>,
+    sanitize: bool,
+) -> fmt::Result
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    // Events from the `log` crate, such as actix's, carry their real
+    // target and level in fields, and normalizing reads them back.
+    let normalized = event.normalized_metadata();
+    let metadata = normalized.as_ref().unwrap_or_else(|| event.metadata());
+
+    write_timestamp(line, SystemTime::now())?;
+    line.write_char(' ')?;
+    line.write_str(level_label(metadata.level()))?;
+    line.write_char(' ')?;
+    if let Some(scope) = ctx.event_scope() {
+        let mut any = false;
+        for span in scope.from_root() {
+            line.write_str(span.metadata().name())?;
+            let extensions = span.extensions();
+            if let Some(fields) = extensions.get::<FormattedFields<N>>() {
+                if !fields.is_empty() {
+                    line.write_char('{')?;
+                    line.write_str(fields.as_str())?;
+                    line.write_char('}')?;
+                }
+            }
+            line.write_char(':')?;
+            any = true;
+        }
+        if any {
+            line.write_char(' ')?;
+        }
+    }
+    line.write_str(metadata.target())?;
+    line.write_str(": ")?;
+    let mut fields = PlainVisitor::new(&mut *line, sanitize);
+    event.record(&mut fields);
+    fields.finish()?;
+    line.write_char('\n')
 }
 
 /// Returns the level's name, right-aligned in five characters.
@@ -114,7 +159,14 @@ fn write_timestamp(writer: &mut impl Write, now: SystemTime) -> fmt::Result {
         }
         writer.write_str(&second.text)
     })?;
-    write!(writer, ".{:06}Z", since_epoch.subsec_micros())
+    // `.` and the six digits of the microseconds, then `Z`.
+    let mut fraction = *b".000000Z";
+    let mut micros = since_epoch.subsec_micros();
+    for digit in fraction[1..7].iter_mut().rev() {
+        *digit = b'0' + (micros % 10) as u8;
+        micros /= 10;
+    }
+    writer.write_str(std::str::from_utf8(&fraction).map_err(|_| fmt::Error)?)
 }
 
 #[cfg(test)]
