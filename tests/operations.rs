@@ -1458,3 +1458,57 @@ async fn lookup_trace_lists_sources_and_candidates() {
     assert!(!stderr.contains(HUBSPOT_TOKEN), "{stderr}");
     hubspot.verify().await;
 }
+
+#[tokio::test]
+async fn busy_admin_port_stops_before_sources_start() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0 failed");
+    let admin_port = taken
+        .local_addr()
+        .expect("a bound listener has an address")
+        .port();
+    // HubSpot's account-info call, made at start-up without `portal_id`,
+    // would still be in flight when the process stops.
+    let hubspot = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(ACCOUNT_INFO_PATH))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "portalId": 1 }))
+                .set_delay(Duration::from_secs(30)),
+        )
+        .mount(&hubspot)
+        .await;
+    let dir = TempDir::new().expect("creating a temporary folder failed");
+    let config = dir.path().join("gateway.toml");
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:{}\"\n\n[justcall]\nsecrets = [\"{SECRET}\"]\n\n{}{}",
+        free_port(),
+        admin_table(admin_port, None),
+        hubspot_source(&hubspot, "")
+    );
+    std::fs::write(&config, text).expect("writing gateway.toml failed");
+
+    let mut command = badgegate_command();
+    command.arg("serve").arg("--config").arg(&config);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("the blocking task panicked")
+        .expect("running badgegate failed");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot listen on 127.0.0.1:{admin_port} (admin.listen)"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("serving JustCall contact badges"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("start-up failed"), "{stderr}");
+    let calls = hubspot.received_requests().await.unwrap_or_default();
+    assert!(calls.is_empty(), "HubSpot was called: {calls:?}");
+    drop(taken);
+}

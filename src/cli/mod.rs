@@ -129,8 +129,6 @@ async fn serve(settings: Settings, registry: &Registry) -> ExitCode {
         .map(|source| source.name.as_str())
         .collect();
     tracing::info!(config = %runtime.settings.path.display(), sources = ?names, "configuration loaded");
-    let starting = runtime.lookup.clone();
-    tokio::spawn(async move { starting.start_sources().await });
     match server::serve(app).await {
         Ok(()) => {
             tracing::info!("stopped");

@@ -15,8 +15,9 @@ use actix_web::{web, HttpServer};
 
 use crate::app::App;
 
-/// Serves until the process receives SIGINT or SIGTERM, then stops accepting
-/// connections and lets in-flight requests finish within their deadline.
+/// Binds the listeners and starts the sources, then serves until the process
+/// receives SIGINT or SIGTERM, then stops accepting connections and lets
+/// in-flight requests finish within their deadline.
 pub async fn serve(app: Arc<App>) -> std::io::Result<()> {
     let signals = Signals::install();
     let runtime = app.current();
@@ -46,15 +47,10 @@ pub async fn serve(app: Arc<App>) -> std::io::Result<()> {
     .keep_alive(settings.server.keep_alive)
     .max_connections(connections_per_worker(settings.server.max_connections))
     .bind(settings.server.listen)
-    .map_err(|error| listen_error("server.listen", settings.server.listen, error))?
-    .run();
-    tracing::info!(
-        listen = %settings.server.listen,
-        path = %settings.server.path,
-        "serving JustCall contact badges"
-    );
+    .map_err(|error| listen_error("server.listen", settings.server.listen, error))?;
 
-    let mut handles = vec![main.handle()];
+    // Both listeners are bound before either serves, and the sources start
+    // only then, so a busy port stops the process before anything runs.
     let admin = match settings.admin.listen {
         Some(address) => {
             let admin_data = data.clone();
@@ -67,14 +63,27 @@ pub async fn serve(app: Arc<App>) -> std::io::Result<()> {
             .shutdown_timeout(shutdown_timeout)
             .disable_signals()
             .bind(address)
-            .map_err(|error| listen_error("admin.listen", address, error))?
-            .run();
-            tracing::info!(listen = %address, "serving metrics, health and cache control");
-            handles.push(server.handle());
-            Some(server)
+            .map_err(|error| listen_error("admin.listen", address, error))?;
+            Some((address, server))
         }
         None => None,
     };
+
+    let main = main.run();
+    tracing::info!(
+        listen = %settings.server.listen,
+        path = %settings.server.path,
+        "serving JustCall contact badges"
+    );
+    let mut handles = vec![main.handle()];
+    let admin = admin.map(|(address, server)| {
+        let server = server.run();
+        tracing::info!(listen = %address, "serving metrics, health and cache control");
+        handles.push(server.handle());
+        server
+    });
+    let starting = runtime.lookup.clone();
+    tokio::spawn(async move { starting.start_sources().await });
 
     tokio::spawn(handle_signals(app, handles, signals));
     match admin {
