@@ -190,7 +190,7 @@ fn is_plain(value: &str) -> bool {
 /// billion, such as a latency in whole microseconds given in milliseconds,
 /// is written from its integer thousandths, without the general float
 /// formatting.
-fn write_f64(writer: &mut impl Write, value: f64) -> fmt::Result {
+pub(super) fn write_f64(writer: &mut impl Write, value: f64) -> fmt::Result {
     let thousandths = (value * 1000.0).round();
     // `{:?}` writes values from 1e-4 up in decimal notation, and below a
     // billion the thousandths are exact and the shortest digits that read

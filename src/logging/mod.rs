@@ -6,12 +6,16 @@
 //! a busy gateway makes one write per batch rather than one per line. A
 //! request waits for the logging thread only when its buffer is full.
 
+#[cfg(test)]
+mod captured;
 mod fields;
+mod json;
 mod text;
 mod writer;
 
 use std::io::{self, IsTerminal};
 
+use tracing_subscriber::fmt::format::JsonFields;
 use tracing_subscriber::EnvFilter;
 
 pub use writer::LogGuard;
@@ -57,10 +61,8 @@ pub fn init(settings: &LogSettings) -> io::Result<LogGuard> {
             .init(),
         LogFormat::Json => builder
             .with_ansi(false)
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(true)
+            .fmt_fields(JsonFields::new())
+            .event_format(json::JsonLines::default())
             .init(),
     }
     Ok(guard)

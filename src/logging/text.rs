@@ -35,24 +35,15 @@ where
     fn format_event(
         &self,
         ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
+        writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
         let sanitize = writer.sanitizes_ansi_escapes();
-        LINE.with(|line| match line.try_borrow_mut() {
-            Ok(mut line) => {
-                line.clear();
-                write_line(&mut *line, ctx, event, sanitize)?;
-                let written = writer.write_str(&line);
-                if line.capacity() > KEPT_LINE_CAPACITY {
-                    *line = String::new();
-                }
-                written
-            }
-            // An event logged while this thread formats another, from a
-            // field's `Debug` code, is written without the thread's buffer.
-            Err(_) => write_line(&mut writer, ctx, event, sanitize),
-        })
+        build_line(
+            writer,
+            |line| write_line(line, ctx, event, sanitize),
+            |writer| write_line(writer, ctx, event, sanitize),
+        )
     }
 }
 
@@ -65,6 +56,28 @@ thread_local! {
 
 /// The largest line buffer a thread keeps between lines.
 const KEPT_LINE_CAPACITY: usize = 16 * 1024;
+
+/// Builds a line in the thread's buffer with `build`, then writes it to
+/// `writer` in one piece. An event logged while this thread formats another,
+/// from a field's `Debug` code, is written with `build_directly` instead.
+pub(super) fn build_line(
+    mut writer: Writer<'_>,
+    build: impl FnOnce(&mut String) -> fmt::Result,
+    build_directly: impl FnOnce(&mut Writer<'_>) -> fmt::Result,
+) -> fmt::Result {
+    LINE.with(|line| match line.try_borrow_mut() {
+        Ok(mut line) => {
+            line.clear();
+            build(&mut line)?;
+            let written = writer.write_str(&line);
+            if line.capacity() > KEPT_LINE_CAPACITY {
+                *line = String::new();
+            }
+            written
+        }
+        Err(_) => build_directly(&mut writer),
+    })
+}
 
 /// Writes one event's line. The event's fields are written by
 /// [`PlainVisitor`], whatever field formatter the subscriber has, and span
@@ -140,7 +153,7 @@ thread_local! {
 }
 
 /// Writes `now` in RFC 3339 with microseconds, in UTC.
-fn write_timestamp(writer: &mut impl Write, now: SystemTime) -> fmt::Result {
+pub(super) fn write_timestamp(writer: &mut impl Write, now: SystemTime) -> fmt::Result {
     let Ok(since_epoch) = now.duration_since(UNIX_EPOCH) else {
         return writer.write_str("<unknown time>");
     };
@@ -171,47 +184,11 @@ fn write_timestamp(writer: &mut impl Write, now: SystemTime) -> fmt::Result {
 
 #[cfg(test)]
 mod tests {
-    use std::io;
-    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
-    use tracing_subscriber::fmt::MakeWriter;
-
+    use super::super::captured::Captured;
     use super::super::fields::PlainFields;
     use super::*;
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Captured {
-        fn lines(&self) -> Vec<String> {
-            let bytes = self.0.lock().unwrap().clone();
-            String::from_utf8(bytes)
-                .unwrap()
-                .lines()
-                .map(str::to_string)
-                .collect()
-        }
-    }
-
-    impl io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> MakeWriter<'a> for Captured {
-        type Writer = Captured;
-
-        fn make_writer(&'a self) -> Self::Writer {
-            self.clone()
-        }
-    }
 
     /// Logs the same events, in spans with and without fields, at every level.
     fn log_sample_events() {
