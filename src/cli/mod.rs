@@ -135,8 +135,13 @@ async fn serve(settings: Settings, registry: &Registry) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            tracing::error!(%error, "the server failed");
-            eprintln!("error: {error}");
+            // The log line, or a plain line when logs are off: printing both
+            // put the plain line first and broke output made of JSON lines.
+            if tracing::enabled!(tracing::Level::ERROR) {
+                tracing::error!(%error, "the server failed");
+            } else {
+                eprintln!("error: {error}");
+            }
             ExitCode::FAILURE
         }
     }

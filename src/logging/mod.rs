@@ -14,6 +14,7 @@ mod text;
 mod writer;
 
 use std::io::{self, IsTerminal};
+use std::sync::OnceLock;
 
 use tracing_subscriber::fmt::format::JsonFields;
 use tracing_subscriber::EnvFilter;
@@ -37,11 +38,26 @@ const CHATTY_LIBRARIES: &[&str] = &[
     "want",
 ];
 
+/// The writer of the global subscriber, once installed.
+static WRITER: OnceLock<writer::LineWriter> = OnceLock::new();
+
+/// Lets every line from now on be queued even when standard error's reader
+/// has fallen 8 MiB behind, instead of blocking the thread that logs. Call
+/// when the gateway starts stopping, so that a stalled reader cannot keep it
+/// from stopping.
+pub fn stop_waiting_for_room() {
+    if let Some(writer) = WRITER.get() {
+        writer.stop_waiting_for_room();
+    }
+}
+
 /// Installs the global subscriber. Call once, before anything logs, and keep
 /// the guard until the process ends: dropping it writes the lines still
 /// waiting. Fails only when the logging thread cannot be started.
 pub fn init(settings: &LogSettings) -> io::Result<LogGuard> {
     let (writer, guard) = writer::spawn(io::stderr())?;
+    // `init` runs once per process, so this is the only writer.
+    let _ = WRITER.set(writer.clone());
     let filter = std::env::var("RUST_LOG")
         .ok()
         .filter(|value| !value.trim().is_empty())

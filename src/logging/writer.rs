@@ -16,7 +16,8 @@ use tracing_subscriber::fmt::MakeWriter;
 
 /// Bytes of lines that may wait for the logging thread. A thread that logs
 /// while this many are waiting blocks until the logging thread takes them,
-/// so no line is dropped while the gateway runs.
+/// so no line is dropped while the gateway runs. Once it is stopping, lines
+/// are queued past this limit instead.
 const WAITING_BYTES: usize = 8 * 1024 * 1024;
 
 /// The maximum capacity the logging thread keeps in a buffer it has written.
@@ -41,6 +42,8 @@ struct State {
     asleep: bool,
     /// Threads waiting for room in a full buffer.
     blocked: usize,
+    /// The gateway is stopping: threads that log no longer wait for room.
+    stopping: bool,
     /// The guard was dropped: write what is left, then stop.
     closing: bool,
     /// The logging thread has written its last batch.
@@ -65,7 +68,7 @@ impl Shared {
 
     fn append(&self, line: &[u8]) {
         let mut state = self.lock();
-        while state.lines.len() >= WAITING_BYTES && !state.finished {
+        while state.lines.len() >= WAITING_BYTES && !state.finished && !state.stopping {
             state.blocked += 1;
             state = self
                 .lines_taken
@@ -121,6 +124,17 @@ impl Shared {
 #[derive(Clone)]
 pub struct LineWriter {
     shared: Arc<Shared>,
+}
+
+impl LineWriter {
+    /// Lets threads that log append past the limit from now on, waking those
+    /// that wait for room. Called when the gateway starts stopping: a reader
+    /// of standard error that stopped reading would otherwise block the line
+    /// that announces the stop, and every request after it, for good.
+    pub fn stop_waiting_for_room(&self) {
+        self.shared.lock().stopping = true;
+        self.shared.lines_taken.notify_all();
+    }
 }
 
 /// Appends one formatted line, or several, to the shared buffer.
@@ -324,6 +338,36 @@ mod tests {
         logger.join().unwrap();
         drop(guard);
         assert_eq!(output.joined().lines().count(), lines);
+    }
+
+    #[test]
+    fn writer_stops_blocking_when_told() {
+        let released = Arc::new(AtomicBool::new(false));
+        let (writer, _guard) = spawn(Stalled {
+            released: Arc::clone(&released),
+            inner: Writes::default(),
+        })
+        .unwrap();
+        let line = format!("{}\n", "x".repeat(1023));
+        let lines = 2 * WAITING_BYTES / line.len() + 64;
+        let logger = {
+            let writer = writer.clone();
+            thread::spawn(move || {
+                for _ in 0..lines {
+                    write_line(&writer, &line);
+                }
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while writer.shared.lock().blocked == 0 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(writer.shared.lock().blocked, 1);
+
+        writer.stop_waiting_for_room();
+        logger.join().unwrap();
+        assert!(writer.shared.lock().lines.len() > WAITING_BYTES);
+        released.store(true, Ordering::SeqCst);
     }
 
     #[test]

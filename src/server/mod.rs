@@ -111,6 +111,7 @@ fn listen_error(key: &str, address: std::net::SocketAddr, error: std::io::Error)
 /// Reloads the config on SIGHUP; stops the servers on SIGTERM or SIGINT.
 async fn handle_signals(app: Arc<App>, servers: Vec<ServerHandle>, mut signals: Signals) {
     let name = signals.wait_for_stop(&app).await;
+    crate::logging::stop_waiting_for_room();
     tracing::info!(
         signal = name,
         "shutting down: no new connections, finishing in-flight requests"
