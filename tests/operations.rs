@@ -1461,8 +1461,9 @@ async fn lookup_trace_lists_sources_and_candidates() {
 
 #[tokio::test]
 async fn busy_admin_port_stops_before_sources_start() {
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0 failed");
-    let admin_port = taken
+    let busy_listener =
+        std::net::TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0 failed");
+    let admin_port = busy_listener
         .local_addr()
         .expect("a bound listener has an address")
         .port();
@@ -1510,5 +1511,5 @@ async fn busy_admin_port_stops_before_sources_start() {
     assert!(!stderr.contains("start-up failed"), "{stderr}");
     let calls = hubspot.received_requests().await.unwrap_or_default();
     assert!(calls.is_empty(), "HubSpot was called: {calls:?}");
-    drop(taken);
+    drop(busy_listener);
 }

@@ -89,18 +89,12 @@ impl<W: Write> PlainVisitor<W> {
         self.writer.write_str(name)?;
         self.writer.write_char('=')
     }
-}
 
-impl<W: Write> PlainVisitor<W> {
-    /// Writes ` name="value"` for a string that needs no escaping, in three
-    /// writes instead of six: the `answered` line of every request has six
-    /// such fields.
+    /// Writes ` name="value"` for a string that needs no escaping, with
+    /// `="` in one write: the `answered` line of every request has six such
+    /// fields.
     fn write_plain_string(&mut self, name: &str, value: &str) -> fmt::Result {
-        if self.is_empty {
-            self.is_empty = false;
-        } else {
-            self.writer.write_char(' ')?;
-        }
+        self.separate()?;
         self.writer.write_str(name)?;
         self.writer.write_str("=\"")?;
         self.writer.write_str(value)?;

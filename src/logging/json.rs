@@ -13,14 +13,14 @@ use std::fmt::{self, Write};
 use std::time::SystemTime;
 
 use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
+use tracing::{Event, Subscriber};
 use tracing_log::NormalizeEvent;
 use tracing_subscriber::fmt::format::{Format, Json, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 use super::fields::write_f64;
-use super::text::{build_line, write_timestamp};
+use super::line::{build_line, write_timestamp};
 
 /// Formats events as JSON lines.
 #[derive(Debug)]
@@ -78,7 +78,7 @@ fn write_line(line: &mut impl Write, event: &Event<'_>) -> fmt::Result {
     line.write_str("{\"timestamp\":\"")?;
     write_timestamp(line, SystemTime::now())?;
     line.write_str("\",\"level\":\"")?;
-    line.write_str(level_name(metadata.level()))?;
+    line.write_str(metadata.level().as_str())?;
     line.write_char('"')?;
     let mut fields = JsonVisitor {
         line: &mut *line,
@@ -89,16 +89,6 @@ fn write_line(line: &mut impl Write, event: &Event<'_>) -> fmt::Result {
     line.write_str(",\"target\":")?;
     write_string(line, metadata.target())?;
     line.write_str("}\n")
-}
-
-fn level_name(level: &Level) -> &'static str {
-    match *level {
-        Level::TRACE => "TRACE",
-        Level::DEBUG => "DEBUG",
-        Level::INFO => "INFO",
-        Level::WARN => "WARN",
-        _ => "ERROR",
-    }
 }
 
 /// Writes each field as `,"name":value`, with the value's JSON type as
@@ -298,15 +288,18 @@ mod tests {
             .collect()
     }
 
+    /// Builds badgegate's JSON subscriber, writing to `writer`.
+    fn json_lines(writer: Captured) -> tracing::Dispatch {
+        tracing_subscriber::fmt()
+            .with_writer(writer)
+            .fmt_fields(JsonFields::new())
+            .event_format(JsonLines::default())
+            .into()
+    }
+
     #[test]
     fn lines_match_tracing_subscriber_json() {
-        let ours = lines_as_text(|writer| {
-            tracing_subscriber::fmt()
-                .with_writer(writer)
-                .fmt_fields(JsonFields::new())
-                .event_format(JsonLines::default())
-                .into()
-        });
+        let ours = lines_as_text(json_lines);
         let stock = lines_as_text(|writer| {
             tracing_subscriber::fmt()
                 .with_writer(writer)
@@ -322,13 +315,7 @@ mod tests {
 
     #[test]
     fn lines_keep_field_order_and_types() {
-        let lines = captured_with(|writer| {
-            tracing_subscriber::fmt()
-                .with_writer(writer)
-                .fmt_fields(JsonFields::new())
-                .event_format(JsonLines::default())
-                .into()
-        });
+        let lines = captured_with(json_lines);
         let answered = &lines[1];
         assert_eq!(answered["level"], "INFO");
         assert_eq!(answered["message"], "answered");
@@ -372,11 +359,7 @@ mod tests {
     #[test]
     fn timestamp_is_rfc3339_with_microseconds() {
         let captured = Captured::default();
-        let dispatch: tracing::Dispatch = tracing_subscriber::fmt()
-            .with_writer(captured.clone())
-            .fmt_fields(JsonFields::new())
-            .event_format(JsonLines::default())
-            .into();
+        let dispatch = json_lines(captured.clone());
         tracing::dispatcher::with_default(&dispatch, || tracing::info!("now"));
         let line: Value = serde_json::from_str(&captured.text()).unwrap();
         let timestamp = line["timestamp"].as_str().unwrap();

@@ -10,6 +10,7 @@
 mod captured;
 mod fields;
 mod json;
+mod line;
 mod text;
 mod writer;
 

@@ -301,26 +301,39 @@ mod tests {
         }
     }
 
-    #[test]
-    fn writer_blocks_logger_when_full() {
+    /// Starts a logging thread whose output stalls until the returned flag is set.
+    fn spawn_stalled(output: Writes) -> (LineWriter, LogGuard, Arc<AtomicBool>) {
         let released = Arc::new(AtomicBool::new(false));
-        let output = Writes::default();
         let (writer, guard) = spawn(Stalled {
             released: Arc::clone(&released),
-            inner: output.clone(),
+            inner: output,
         })
         .unwrap();
-        let line = format!("{}\n", "x".repeat(1023));
-        let lines = 2 * WAITING_BYTES / line.len() + 64;
-        let logger = {
-            let writer = writer.clone();
-            let line = line.clone();
-            thread::spawn(move || {
-                for _ in 0..lines {
-                    write_line(&writer, &line);
-                }
-            })
-        };
+        (writer, guard, released)
+    }
+
+    /// Length of each line [`log_twice_the_limit`] writes.
+    const LONG_LINE: usize = 1024;
+
+    /// Starts a thread that logs lines of [`LONG_LINE`] bytes, twice the
+    /// limit and a little more, and returns it with the number of lines.
+    fn log_twice_the_limit(writer: &LineWriter) -> (thread::JoinHandle<()>, usize) {
+        let line = format!("{}\n", "x".repeat(LONG_LINE - 1));
+        let lines = 2 * WAITING_BYTES / LONG_LINE + 64;
+        let writer = writer.clone();
+        let logger = thread::spawn(move || {
+            for _ in 0..lines {
+                write_line(&writer, &line);
+            }
+        });
+        (logger, lines)
+    }
+
+    #[test]
+    fn writer_blocks_logger_when_full() {
+        let output = Writes::default();
+        let (writer, guard, released) = spawn_stalled(output.clone());
+        let (logger, lines) = log_twice_the_limit(&writer);
         // The first batch is stuck in the output, so the buffer fills up
         // behind it and the thread that logs has to wait for room.
         let waiting = || writer.shared.lock().lines.len();
@@ -330,7 +343,7 @@ mod tests {
         }
         thread::sleep(Duration::from_millis(100));
         assert!(waiting() >= WAITING_BYTES);
-        assert!(waiting() < WAITING_BYTES + line.len());
+        assert!(waiting() < WAITING_BYTES + LONG_LINE);
         assert!(!logger.is_finished());
         assert_eq!(writer.shared.lock().blocked, 1);
 
@@ -342,22 +355,8 @@ mod tests {
 
     #[test]
     fn writer_stops_blocking_when_told() {
-        let released = Arc::new(AtomicBool::new(false));
-        let (writer, _guard) = spawn(Stalled {
-            released: Arc::clone(&released),
-            inner: Writes::default(),
-        })
-        .unwrap();
-        let line = format!("{}\n", "x".repeat(1023));
-        let lines = 2 * WAITING_BYTES / line.len() + 64;
-        let logger = {
-            let writer = writer.clone();
-            thread::spawn(move || {
-                for _ in 0..lines {
-                    write_line(&writer, &line);
-                }
-            })
-        };
+        let (writer, _guard, released) = spawn_stalled(Writes::default());
+        let (logger, _) = log_twice_the_limit(&writer);
         let deadline = Instant::now() + Duration::from_secs(30);
         while writer.shared.lock().blocked == 0 && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(5));
@@ -372,12 +371,7 @@ mod tests {
 
     #[test]
     fn guard_gives_up_on_stalled_output() {
-        let released = Arc::new(AtomicBool::new(false));
-        let (writer, guard) = spawn(Stalled {
-            released: Arc::clone(&released),
-            inner: Writes::default(),
-        })
-        .unwrap();
+        let (writer, guard, released) = spawn_stalled(Writes::default());
         write_line(&writer, "stuck\n");
         let started = Instant::now();
         drop(guard);
