@@ -3,7 +3,7 @@
 # the release build and prints where the work goes. BENCHMARKS.md quotes its
 # output.
 #
-# Usage: benches/profile.sh [--miss] [--requests N] [--out DIR]
+# Usage: benches/profile.sh [--miss] [--requests N] [--log-level LEVEL] [--out DIR]
 #
 # 1. callgrind: the gateway runs under valgrind with instrumentation off. After a
 #    warm-up, instrumentation is switched on for exactly N signed requests. For
@@ -12,29 +12,36 @@
 #    and the HubSpot source calls benches/mock-upstream, which responds at
 #    once. The script prints instructions per request and the top functions by
 #    exclusive and inclusive instruction count. Instruction counts do not
-#    depend on what else the machine is doing.
+#    depend on what else the machine is doing. For hits, the baseline of
+#    run.sh then answers the same requests under callgrind, for its count.
+#    valgrind hides the CPU's SHA instructions, so the gateway's SHA-256 runs
+#    its portable code there; its share is printed apart.
 # 2. perf: when `perf record -e cpu-clock` works here, the gateway runs
 #    natively under wrk for 10 s while perf samples it, and the script prints
 #    the top symbols by CPU time, kernel included. Hits: -t2 -c64, as in
 #    run.sh. Misses: -t1 -c1 against the mock with its 5 ms latency, as in
 #    run.sh's miss step.
 #
-# Run benches/run.sh --only hit once first if target/release/badgegate is
-# missing; this script builds nothing but the release binary (and, with
-# --miss, the mock upstream).
+# --log-level sets the gateway's log.level (default warn, as in run.sh's
+# headline figures; info writes a line per request).
+#
+# This script builds the release binary, the baseline (hits) or the mock
+# upstream (misses), and nothing else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 REQUESTS=""
 MISS=false
+LEVEL=warn
 OUT=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --miss) MISS=true ;;
         --requests) REQUESTS=$2; shift ;;
+        --log-level) LEVEL=$2; shift ;;
         --out) OUT=$2; shift ;;
-        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "error: unknown argument \`$1\`; see $0 --help" >&2; exit 2 ;;
     esac
     shift
@@ -56,14 +63,23 @@ if [ -z "$REQUESTS" ]; then
     REQUESTS=$([ "$MISS" = true ] && echo 300 || echo 20000)
 fi
 [[ "$REQUESTS" =~ ^[1-9][0-9]*$ ]] || fail "--requests must be a positive whole number, not \`$REQUESTS\`"
+case "$LEVEL" in
+    trace|debug|info|warn|error) ;;
+    *) fail "--log-level must be trace, debug, info, warn or error, not \`$LEVEL\`" ;;
+esac
 
 cargo build --release --locked --bin badgegate
 GATEWAY=$ROOT/target/release/badgegate
 MOCK=""
+BASELINE=""
 if [ "$MISS" = true ]; then
     cargo build --release --locked --manifest-path benches/Cargo.toml --target-dir target/bench-tools \
         --bin mock-upstream
     MOCK=$ROOT/target/bench-tools/release/mock-upstream
+else
+    cargo build --release --locked --manifest-path benches/Cargo.toml --target-dir target/bench-tools \
+        --bin baseline
+    BASELINE=$ROOT/target/bench-tools/release/baseline
 fi
 
 PID=""
@@ -106,7 +122,7 @@ printf '%s\n' \
     "# Written by benches/profile.sh: the configuration of benches/run.sh for $kind." \
     "[server]" "listen = \"127.0.0.1:$port\"" "" \
     "[justcall]" "secrets = [\"$SECRET\"]" "timestamp_tolerance_secs = 0" "" \
-    "[log]" "level = \"warn\"" "" \
+    "[log]" "level = \"$LEVEL\"" "" \
     "[admin]" "listen = \"\"" "" \
     "$source_table" >"$OUT/gateway.toml"
 
@@ -186,6 +202,32 @@ echo "  top functions by exclusive instructions (full list: $OUT/callgrind-exclu
 grep -E '^ *[0-9,]+ \([ 0-9.]+%\)' "$OUT/callgrind-exclusive.txt" | head -n 25 | cut -c1-200
 echo "  top functions by inclusive instructions (full list: $OUT/callgrind-inclusive.txt):"
 grep -E '^ *[0-9,]+ \([ 0-9.]+%\)' "$OUT/callgrind-inclusive.txt" | head -n 40 | cut -c1-200
+sha=$(awk '/sha2::sha256::compress256/ { gsub(",", "", $1); sum += $1 } END { print sum + 0 }' \
+    "$OUT/callgrind-exclusive.txt")
+echo "  of which SHA-256's portable code (the CPU's SHA instructions natively): $((sha / REQUESTS)) per request"
+
+if [ "$MISS" = false ]; then
+    echo "== callgrind: the baseline answering the same $REQUESTS requests"
+    base_port=$(free_port)
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT/callgrind-baseline.out" \
+        "$BASELINE" --listen "127.0.0.1:$base_port" --workers 2 >/dev/null 2>"$OUT/baseline.log" &
+    PID=$!
+    wait_http "http://127.0.0.1:$base_port/justcall/contact-badge" "$PID" "the baseline" "$OUT/baseline.log"
+    $TOOL send "$OUT/warmup.txt" --port "$base_port" --connections "$connections" >/dev/null
+    callgrind_control -i on "$PID" >/dev/null
+    sent=$($TOOL send "$OUT/measured.txt" --port "$base_port" --connections "$connections")
+    callgrind_control -i off "$PID" >/dev/null
+    echo "  $sent"
+    [[ "$sent" == *"\"found\": $REQUESTS,"* ]] || fail "the baseline did not answer every request with a badge: $sent"
+    kill -INT "$PID"
+    wait "$PID" 2>/dev/null || true
+    PID=""
+    callgrind_annotate --inclusive=no "$OUT/callgrind-baseline.out" >"$OUT/callgrind-baseline.txt"
+    base_total=$(awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }' "$OUT/callgrind-baseline.txt")
+    echo "  instructions: $base_total in all, $((base_total / REQUESTS)) per request (full list: $OUT/callgrind-baseline.txt)"
+    echo "  the gateway minus the baseline: $(((total - base_total) / REQUESTS)) per request," \
+        "$(((total - sha - base_total) / REQUESTS)) without SHA-256's portable code"
+fi
 
 if perf record -e cpu-clock -o /dev/null -- true >/dev/null 2>&1; then
     if [ "$MISS" = true ]; then
