@@ -1,6 +1,7 @@
 //! JustCall's request signatures: the scheme, the timestamp window, and the
 //! step that turns an unverified request into a verified one.
 
+mod prefix;
 mod request;
 pub mod scheme;
 mod seen;

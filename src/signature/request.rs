@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::prefix::{self, KeySet};
 use super::scheme::{decode_signature, Scheme, SigningKey};
 use super::seen::SeenSignatures;
 use super::timestamp;
@@ -222,6 +223,8 @@ fn signature_memory(settings: &JustcallSettings) -> Duration {
 /// lasts, and rejects the same signature with a different number.
 pub struct Verifier {
     keys: Vec<SigningKey>,
+    /// Names `keys` in each thread's digest states per URL.
+    key_set: KeySet,
     accept_plain_sha256: bool,
     tolerance: Option<Duration>,
     verify_signatures: bool,
@@ -250,6 +253,7 @@ impl Verifier {
     fn with_memory(settings: &JustcallSettings, seen: Arc<SeenSignatures>) -> Self {
         Verifier {
             keys: settings.secrets.iter().map(SigningKey::new).collect(),
+            key_set: KeySet::new(),
             accept_plain_sha256: settings.accept_plain_sha256,
             tolerance: settings.timestamp_tolerance,
             verify_signatures: settings.verify_signatures,
@@ -364,17 +368,19 @@ impl Verifier {
         request_id: &str,
         timestamp: &str,
     ) -> Result<Scheme, RequestError> {
-        for key in &self.keys {
-            for url in urls {
-                if let Some(scheme) = key.matching_scheme(
-                    signature,
-                    url,
-                    request_id,
-                    timestamp,
-                    self.accept_plain_sha256,
-                ) {
-                    return Ok(scheme);
-                }
+        for url in urls {
+            let matched = prefix::with_prefixes(self.key_set, &self.keys, url, |prefixes| {
+                prefixes.iter().find_map(|prefix| {
+                    prefix.matching_scheme(
+                        signature,
+                        request_id,
+                        timestamp,
+                        self.accept_plain_sha256,
+                    )
+                })
+            });
+            if let Some(scheme) = matched {
+                return Ok(scheme);
             }
         }
         Err(RequestError::Unauthorized(Rejection::Mismatch {

@@ -89,8 +89,7 @@ pub fn digests_equal(expected: &[u8; 32], provided: &[u8; 32]) -> bool {
 }
 
 /// A JustCall API secret ready to check signatures. The HMAC key schedule is
-/// computed once here rather than per request, and the message is fed to
-/// the digest piece by piece instead of being built as a string first.
+/// computed once here rather than per request.
 #[derive(Clone)]
 pub struct SigningKey {
     secret: Secret,
@@ -106,6 +105,19 @@ impl SigningKey {
         }
     }
 
+    /// Feeds the part of the message that every request to `url` shares,
+    /// `{secret}|{encodeURIComponent(url)}|`, to the keyed HMAC and to a plain
+    /// SHA-256.
+    pub fn prefix(&self, url: &str) -> UrlPrefix {
+        let mut prefix = UrlPrefix {
+            hmac: self.keyed.clone(),
+            plain: Sha256::new(),
+        };
+        self.feed_prefix(&mut prefix.hmac, url);
+        self.feed_prefix(&mut prefix.plain, url);
+        prefix
+    }
+
     /// Finds which scheme, if any, makes `provided` the signature of the
     /// message for this secret, `url`, `request_id` and `timestamp`.
     pub fn matching_scheme(
@@ -116,33 +128,68 @@ impl SigningKey {
         timestamp: &str,
         accept_plain_sha256: bool,
     ) -> Option<Scheme> {
-        let mut mac = self.keyed.clone();
-        self.feed_message(&mut mac, url, request_id, timestamp);
-        if digests_equal(&mac.finalize().into_bytes().into(), provided) {
-            return Some(Scheme::Hmac);
-        }
-        if accept_plain_sha256 {
-            let mut digest = Sha256::new();
-            self.feed_message(&mut digest, url, request_id, timestamp);
-            if digests_equal(&digest.finalize().into(), provided) {
-                return Some(Scheme::PlainSha256);
-            }
-        }
-        None
+        self.prefix(url)
+            .matching_scheme(provided, request_id, timestamp, accept_plain_sha256)
     }
 
-    /// Feeds the bytes [`message`] would build to `digest`.
-    fn feed_message(&self, digest: &mut impl Update, url: &str, request_id: &str, timestamp: &str) {
+    fn feed_prefix(&self, digest: &mut impl Update, url: &str) {
         digest.update(self.secret.expose().as_bytes());
         digest.update(b"|");
         for piece in utf8_percent_encode(url, URI_COMPONENT) {
             digest.update(piece.as_bytes());
         }
         digest.update(b"|");
-        digest.update(request_id.as_bytes());
-        digest.update(b"|");
-        digest.update(timestamp.as_bytes());
     }
+}
+
+/// A secret's digest states after `{secret}|{encodeURIComponent(url)}|` for
+/// one URL. JustCall posts every request to the one URL entered in it, so
+/// the verifier keeps these per URL: a request then feeds only its
+/// `request_id` and timestamp, and the encoded URL's block is not hashed
+/// again.
+#[derive(Clone)]
+pub struct UrlPrefix {
+    hmac: Hmac<Sha256>,
+    plain: Sha256,
+}
+
+impl UrlPrefix {
+    /// Finds which scheme, if any, makes `provided` the signature of this
+    /// prefix followed by `{request_id}|{timestamp}`.
+    pub fn matching_scheme(
+        &self,
+        provided: &[u8; 32],
+        request_id: &str,
+        timestamp: &str,
+        accept_plain_sha256: bool,
+    ) -> Option<Scheme> {
+        let mut mac = self.hmac.clone();
+        feed_rest(&mut mac, request_id, timestamp);
+        if digests_equal(&mac.finalize().into_bytes().into(), provided) {
+            return Some(Scheme::Hmac);
+        }
+        if accept_plain_sha256 {
+            let mut digest = self.plain.clone();
+            feed_rest(&mut digest, request_id, timestamp);
+            if digests_equal(&digest.finalize().into(), provided) {
+                return Some(Scheme::PlainSha256);
+            }
+        }
+        None
+    }
+}
+
+impl std::fmt::Debug for UrlPrefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(Secret::REDACTED)
+    }
+}
+
+/// Feeds the part of the message that differs between requests.
+fn feed_rest(digest: &mut impl Update, request_id: &str, timestamp: &str) {
+    digest.update(request_id.as_bytes());
+    digest.update(b"|");
+    digest.update(timestamp.as_bytes());
 }
 
 impl std::fmt::Debug for SigningKey {

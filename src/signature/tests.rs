@@ -204,6 +204,45 @@ fn reload_widening_window_keeps_signatures() {
 }
 
 #[test]
+fn reload_replacing_the_secret_rejects_the_old_one() {
+    let verifier = Verifier::new(&settings());
+    verifier.verify(Request::valid().build(), now()).unwrap();
+
+    let replaced = JustcallSettings {
+        secrets: vec![Secret::new("new-secret")],
+        ..settings()
+    };
+    // Same thread and URL as the request above, whose digest states this
+    // thread now holds for the old secret.
+    let reloaded = verifier.reloaded(&replaced);
+    let old = Request {
+        signed_request_id: "old-secret-request",
+        body: body("old-secret-request", NUMBER),
+        ..Request::valid()
+    };
+    assert!(matches!(
+        rejection(reloaded.verify(old.build(), now())),
+        Rejection::Mismatch { .. }
+    ));
+    let new = Request {
+        secret: "new-secret",
+        signed_request_id: "new-secret-request",
+        body: body("new-secret-request", NUMBER),
+        ..Request::valid()
+    };
+    assert_eq!(
+        reloaded.verify(new.build(), now()).unwrap().scheme(),
+        Scheme::Hmac
+    );
+    // The verifier before the reload, still used by requests that started
+    // under it, keeps its own secret.
+    assert!(matches!(
+        rejection(verifier.verify(new.build(), now())),
+        Rejection::Mismatch { .. }
+    ));
+}
+
+#[test]
 fn repeated_request_with_same_number_verifies() {
     let verifier = Verifier::new(&settings());
     verifier.verify(Request::valid().build(), now()).unwrap();

@@ -1,0 +1,146 @@
+//! Each thread's digest states for the URLs it verified signatures for
+//! last, so that a request hashes only its own `request_id` and timestamp.
+//!
+//! The states are kept per thread rather than shared, because a shared map
+//! would need a lock or a reference count that both worker threads write on
+//! every request.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::scheme::{SigningKey, UrlPrefix};
+
+/// How many URLs each thread keeps states for. JustCall posts to the one
+/// URL entered in it, which a gateway behind two host names sees in two
+/// spellings; a client that makes up host names only replaces entries.
+const URLS_PER_THREAD: usize = 4;
+
+/// One set of secrets, as a verifier holds them. Each verifier gets its
+/// own, so the states of the secrets before a reload are never used after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct KeySet(u64);
+
+impl KeySet {
+    pub(super) fn new() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        KeySet(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+struct Entry {
+    keys: KeySet,
+    url: String,
+    /// One state per secret, in the order of the verifier's secrets.
+    prefixes: Vec<UrlPrefix>,
+}
+
+thread_local! {
+    /// The most recently used first.
+    static ENTRIES: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Calls `check` with one state per secret in `keys` for `url`, computing
+/// them unless this thread holds them for the same key set and URL.
+pub(super) fn with_prefixes<T>(
+    set: KeySet,
+    keys: &[SigningKey],
+    url: &str,
+    check: impl FnOnce(&[UrlPrefix]) -> T,
+) -> T {
+    let compute = || keys.iter().map(|key| key.prefix(url)).collect::<Vec<_>>();
+    ENTRIES.with(|entries| {
+        // Verification runs no code that verifies again, so the borrow is
+        // free; should that change, the states are computed anew.
+        let Ok(mut entries) = entries.try_borrow_mut() else {
+            return check(&compute());
+        };
+        match entries
+            .iter()
+            .position(|entry| entry.keys == set && entry.url == url)
+        {
+            Some(found) => entries[..=found].rotate_right(1),
+            None => {
+                if entries.len() == URLS_PER_THREAD {
+                    entries.pop();
+                }
+                let entry = Entry {
+                    keys: set,
+                    url: url.to_string(),
+                    prefixes: compute(),
+                };
+                entries.insert(0, entry);
+            }
+        }
+        check(&entries[0].prefixes)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use badgegate_adapter::Secret;
+
+    use super::super::scheme::{decode_signature, sign, Scheme};
+    use super::*;
+
+    const REQUEST_ID: &str = "01HSGZRD0PHRCCHM46JRCRYMC4";
+    const TIMESTAMP: &str = "2026-03-21 17:08:22";
+
+    fn scheme_of(set: KeySet, keys: &[SigningKey], url: &str, signature: &str) -> Option<Scheme> {
+        let provided = decode_signature(signature).unwrap();
+        with_prefixes(set, keys, url, |prefixes| {
+            prefixes
+                .iter()
+                .find_map(|prefix| prefix.matching_scheme(&provided, REQUEST_ID, TIMESTAMP, false))
+        })
+    }
+
+    #[test]
+    fn kept_states_match_their_url_only() {
+        let keys = [
+            SigningKey::new(&Secret::new("first-secret")),
+            SigningKey::new(&Secret::new("second-secret")),
+        ];
+        let set = KeySet::new();
+        // More URLs than a thread keeps, twice over, so entries are found,
+        // moved to the front and replaced.
+        let urls: Vec<String> = (0..URLS_PER_THREAD * 2 + 1)
+            .map(|n| format!("https://badges{n}.example.com/justcall/contact-badge?x=1 2"))
+            .collect();
+        for _ in 0..2 {
+            for (n, url) in urls.iter().enumerate() {
+                let secret = ["first-secret", "second-secret"][n % 2];
+                let signature = sign(secret, url, REQUEST_ID, TIMESTAMP);
+                assert_eq!(
+                    scheme_of(set, &keys, url, &signature),
+                    Some(Scheme::Hmac),
+                    "{url}"
+                );
+                let other_url = &urls[(n + 1) % urls.len()];
+                assert_eq!(scheme_of(set, &keys, other_url, &signature), None, "{url}");
+            }
+        }
+    }
+
+    #[test]
+    fn states_of_replaced_secrets_are_not_used() {
+        let url = "http://127.0.0.1:8080/justcall/contact-badge";
+        let old = [SigningKey::new(&Secret::new("old-secret"))];
+        let new = [SigningKey::new(&Secret::new("new-secret"))];
+        let (old_set, new_set) = (KeySet::new(), KeySet::new());
+        let old_signature = sign("old-secret", url, REQUEST_ID, TIMESTAMP);
+        let new_signature = sign("new-secret", url, REQUEST_ID, TIMESTAMP);
+
+        assert_eq!(
+            scheme_of(old_set, &old, url, &old_signature),
+            Some(Scheme::Hmac)
+        );
+        // The same URL on the same thread, right after: the new secret's
+        // state is computed, not the old one's reused.
+        assert_eq!(scheme_of(new_set, &new, url, &old_signature), None);
+        assert_eq!(
+            scheme_of(new_set, &new, url, &new_signature),
+            Some(Scheme::Hmac)
+        );
+        assert_eq!(scheme_of(old_set, &old, url, &new_signature), None);
+    }
+}
