@@ -175,6 +175,22 @@ stop_mock() {
     fi
 }
 
+# count_requests PORT NAME: sends the warm-up requests to the server PID
+# listening on PORT, then the measured ones with callgrind's instrumentation
+# on, checks that each got a badge, and stops the server.
+count_requests() {
+    local sent
+    $TOOL send "$OUT/warmup.txt" --port "$1" --connections "$connections" >/dev/null
+    callgrind_control -i on "$PID" >/dev/null
+    sent=$($TOOL send "$OUT/measured.txt" --port "$1" --connections "$connections")
+    callgrind_control -i off "$PID" >/dev/null
+    echo "  $sent"
+    [[ "$sent" == *"\"found\": $REQUESTS,"* ]] || fail "$2 did not answer every request with a badge: $sent"
+    kill -INT "$PID"
+    wait "$PID" 2>/dev/null || true
+    PID=""
+}
+
 echo "== callgrind: $REQUESTS $kind"
 if [ "$MISS" = true ]; then
     start_mock 0
@@ -183,15 +199,7 @@ valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT/callgrin
     "$GATEWAY" serve --config "$OUT/gateway.toml" >/dev/null 2>"$OUT/gateway.log" &
 PID=$!
 wait_ready
-$TOOL send "$OUT/warmup.txt" --port "$port" --connections "$connections" >/dev/null
-callgrind_control -i on "$PID" >/dev/null
-sent=$($TOOL send "$OUT/measured.txt" --port "$port" --connections "$connections")
-callgrind_control -i off "$PID" >/dev/null
-echo "  $sent"
-[[ "$sent" == *"\"found\": $REQUESTS,"* ]] || fail "not every request was answered with a badge: $sent"
-kill -INT "$PID"
-wait "$PID" 2>/dev/null || true
-PID=""
+count_requests "$port" "the gateway"
 stop_mock
 
 callgrind_annotate --inclusive=no "$OUT/callgrind.out" >"$OUT/callgrind-exclusive.txt"
@@ -213,15 +221,7 @@ if [ "$MISS" = false ]; then
         "$BASELINE" --listen "127.0.0.1:$base_port" --workers 2 >/dev/null 2>"$OUT/baseline.log" &
     PID=$!
     wait_http "http://127.0.0.1:$base_port/justcall/contact-badge" "$PID" "the baseline" "$OUT/baseline.log"
-    $TOOL send "$OUT/warmup.txt" --port "$base_port" --connections "$connections" >/dev/null
-    callgrind_control -i on "$PID" >/dev/null
-    sent=$($TOOL send "$OUT/measured.txt" --port "$base_port" --connections "$connections")
-    callgrind_control -i off "$PID" >/dev/null
-    echo "  $sent"
-    [[ "$sent" == *"\"found\": $REQUESTS,"* ]] || fail "the baseline did not answer every request with a badge: $sent"
-    kill -INT "$PID"
-    wait "$PID" 2>/dev/null || true
-    PID=""
+    count_requests "$base_port" "the baseline"
     callgrind_annotate --inclusive=no "$OUT/callgrind-baseline.out" >"$OUT/callgrind-baseline.txt"
     base_total=$(awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }' "$OUT/callgrind-baseline.txt")
     echo "  instructions: $base_total in all, $((base_total / REQUESTS)) per request (full list: $OUT/callgrind-baseline.txt)"
