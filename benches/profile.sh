@@ -207,9 +207,9 @@ callgrind_annotate --inclusive=yes "$OUT/callgrind.out" >"$OUT/callgrind-inclusi
 total=$(awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }' "$OUT/callgrind-exclusive.txt")
 echo "  instructions: $total in all, $((total / REQUESTS)) per request"
 echo "  top functions by exclusive instructions (full list: $OUT/callgrind-exclusive.txt):"
-grep -E '^ *[0-9,]+ \([ 0-9.]+%\)' "$OUT/callgrind-exclusive.txt" | head -n 25 | cut -c1-200
+grep -E -m 25 '^ *[0-9,]+ \([ 0-9.]+%\)' "$OUT/callgrind-exclusive.txt" | cut -c1-200
 echo "  top functions by inclusive instructions (full list: $OUT/callgrind-inclusive.txt):"
-grep -E '^ *[0-9,]+ \([ 0-9.]+%\)' "$OUT/callgrind-inclusive.txt" | head -n 40 | cut -c1-200
+grep -E -m 40 '^ *[0-9,]+ \([ 0-9.]+%\)' "$OUT/callgrind-inclusive.txt" | cut -c1-200
 sha=$(awk '/sha2::sha256::compress256/ { gsub(",", "", $1); sum += $1 } END { print sum + 0 }' \
     "$OUT/callgrind-exclusive.txt")
 echo "  of which SHA-256's portable code (the CPU's SHA instructions natively): $((sha / REQUESTS)) per request"
