@@ -35,30 +35,26 @@ REQUESTS=""
 MISS=false
 LEVEL=warn
 OUT=""
+# needs_value OPTION ARGUMENTS...: stops when OPTION has no value after it.
+needs_value() {
+    [ $# -ge 2 ] || { echo "error: $1 needs a value; see $0 --help" >&2; exit 2; }
+}
 while [ $# -gt 0 ]; do
     case "$1" in
         --miss) MISS=true ;;
-        --requests) REQUESTS=$2; shift ;;
-        --log-level) LEVEL=$2; shift ;;
-        --out) OUT=$2; shift ;;
+        --requests) needs_value "$@"; REQUESTS=$2; shift ;;
+        --log-level) needs_value "$@"; LEVEL=$2; shift ;;
+        --out) needs_value "$@"; OUT=$2; shift ;;
         -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "error: unknown argument \`$1\`; see $0 --help" >&2; exit 2 ;;
     esac
     shift
 done
-OUT=${OUT:-$ROOT/target/bench-results/profile-$(date -u +%Y%m%dT%H%M%SZ)}
-mkdir -p "$OUT"
-TOOL="python3 $ROOT/benches/scripts/benchtool.py"
-SECRET="bench-secret"
 
 fail() {
     echo "error: $*" >&2
     exit 1
 }
-for tool in valgrind callgrind_control callgrind_annotate curl python3 wrk; do
-    command -v "$tool" >/dev/null 2>&1 || fail "$tool is not installed"
-done
-
 if [ -z "$REQUESTS" ]; then
     REQUESTS=$([ "$MISS" = true ] && echo 300 || echo 20000)
 fi
@@ -67,6 +63,14 @@ case "$LEVEL" in
     trace|debug|info|warn|error) ;;
     *) fail "--log-level must be trace, debug, info, warn or error, not \`$LEVEL\`" ;;
 esac
+for tool in valgrind callgrind_control callgrind_annotate curl python3 wrk; do
+    command -v "$tool" >/dev/null 2>&1 || fail "$tool is not installed"
+done
+
+OUT=${OUT:-$ROOT/target/bench-results/profile-$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$OUT"
+TOOL="python3 $ROOT/benches/scripts/benchtool.py"
+SECRET="bench-secret"
 
 cargo build --release --locked --bin badgegate
 GATEWAY=$ROOT/target/release/badgegate

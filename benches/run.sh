@@ -5,7 +5,8 @@
 # Usage: benches/run.sh [--smoke] [--rounds N] [--duration SECS] [--only STEPS] [--out DIR]
 #
 #   --smoke          a few seconds per step on a debug build, with small data,
-#                    to check that the suite still runs; its figures mean nothing
+#                    to check that the suite still runs; its figures mean
+#                    nothing, and it sets the rounds and durations itself
 #   --rounds N       rounds of each throughput and latency comparison (default 3)
 #   --duration SECS  length of each measured wrk run (default 10)
 #   --only STEPS     comma-separated subset of hit,miss,memory,coalescing,micro
@@ -23,17 +24,36 @@ ROUNDS=3
 DURATION=10
 STEPS="hit,miss,memory,coalescing,micro"
 OUT=""
+# needs_value OPTION ARGUMENTS...: stops when OPTION has no value after it.
+needs_value() {
+    [ $# -ge 2 ] || { echo "error: $1 needs a value; see $0 --help" >&2; exit 2; }
+}
 while [ $# -gt 0 ]; do
     case "$1" in
         --smoke) SMOKE=1 ;;
-        --rounds) ROUNDS=$2; shift ;;
-        --duration) DURATION=$2; shift ;;
-        --only) STEPS=$2; shift ;;
-        --out) OUT=$2; shift ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --rounds) needs_value "$@"; ROUNDS=$2; shift ;;
+        --duration) needs_value "$@"; DURATION=$2; shift ;;
+        --only) needs_value "$@"; STEPS=$2; shift ;;
+        --out) needs_value "$@"; OUT=$2; shift ;;
+        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "error: unknown argument \`$1\`; see $0 --help" >&2; exit 2 ;;
     esac
     shift
+done
+for value in "$ROUNDS" "$DURATION"; do
+    [[ "$value" =~ ^[1-9][0-9]*$ ]] || {
+        echo "error: --rounds and --duration take a positive whole number, not \`$value\`" >&2
+        exit 2
+    }
+done
+for step in ${STEPS//,/ }; do
+    case "$step" in
+        hit|miss|memory|coalescing|micro) ;;
+        *)
+            echo "error: unknown step \`$step\` in --only; the steps are hit, miss, memory, coalescing and micro" >&2
+            exit 2
+            ;;
+    esac
 done
 
 # Load shape of every throughput run, the same for badgegate and the baseline.
@@ -509,7 +529,7 @@ fi
 
 # --- results --------------------------------------------------------------------
 
-log "results (medians over $ROUNDS rounds; raw runs in $RESULTS)"
+log "results (medians over $ROUNDS round$([ "$ROUNDS" = 1 ] || echo s); raw runs in $RESULTS)"
 if [ "$SMOKE" = 1 ]; then
     echo "This was a smoke run on a debug build with 1-second runs: its figures are not measurements."
 fi

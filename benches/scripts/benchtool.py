@@ -405,7 +405,7 @@ def cmd_report(args):
             rps_verdict = verdict(rps_ratio >= 0.9 if rps_ratio else None)
             p99_target = "<= 1.2 x baseline"
             p99_verdict = verdict(p99_ratio <= 1.2 if p99_ratio else None)
-        rows.append((f"Cache-hit throughput, {label} ({n} rounds)",
+        rows.append((f"Cache-hit throughput, {label} ({n} round{'' if n == 1 else 's'})",
                      f"{fmt(rps_ratio, 2)} x baseline (median of per-round ratios; "
                      f"medians {fmt(rps)} against {fmt(base_rps)} req/s)",
                      rps_target, rps_verdict))
@@ -426,7 +426,7 @@ def cmd_report(args):
             continue
         p50 = median([r["p50_us"] for r in miss]) - median([r["p50_us"] for r in direct])
         p99 = median([r["p99_us"] for r in miss]) - median([r["p99_us"] for r in direct])
-        rows.append((f"Cache-miss overhead, median, {label} ({len(miss)} rounds)",
+        rows.append((f"Cache-miss overhead, median, {label} ({len(miss)} round{'' if len(miss) == 1 else 's'})",
                      f"{fmt(p50)} us (gateway {fmt(median([r['p50_us'] for r in miss]))} us - "
                      f"upstream {fmt(median([r['p50_us'] for r in direct]))} us)",
                      "< 300 us", verdict(p50 < 300)))

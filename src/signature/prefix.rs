@@ -10,9 +10,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::scheme::{SigningKey, UrlPrefix};
 
-/// How many URLs each thread keeps states for. JustCall posts to the one
-/// URL entered in it, which a gateway behind two host names sees in two
-/// spellings; a client that makes up host names only replaces entries.
+/// The fewest URLs each thread keeps states for, and the most when the
+/// URL is rebuilt from each request. JustCall posts to the one URL entered
+/// in it, which a gateway behind two host names sees in two spellings; a
+/// client that makes up host names only replaces entries. A verifier with
+/// more configured public URLs keeps one entry for each of them.
 const URLS_PER_THREAD: usize = 4;
 
 /// One set of secrets, as a verifier holds them. Each verifier gets its
@@ -41,10 +43,16 @@ thread_local! {
 
 /// Calls `check` with one state per secret in `keys` for `url`, computing
 /// them unless this thread holds them for the same key set and URL.
+/// `urls` is how many URLs the verifier tries per request.
+///
+/// Computing a new entry drops the entries of other key sets, so the states
+/// of secrets that a reload replaced leave a thread at the first request it
+/// verifies with the new secrets, rather than staying until pushed out.
 pub(super) fn with_prefixes<T>(
     set: KeySet,
     keys: &[SigningKey],
     url: &str,
+    urls: usize,
     check: impl FnOnce(&[UrlPrefix]) -> T,
 ) -> T {
     let compute = || keys.iter().map(|key| key.prefix(url)).collect::<Vec<_>>();
@@ -60,9 +68,8 @@ pub(super) fn with_prefixes<T>(
         {
             Some(found) => entries[..=found].rotate_right(1),
             None => {
-                if entries.len() == URLS_PER_THREAD {
-                    entries.pop();
-                }
+                entries.retain(|entry| entry.keys == set);
+                entries.truncate(URLS_PER_THREAD.max(urls) - 1);
                 let entry = Entry {
                     keys: set,
                     url: url.to_string(),
@@ -87,7 +94,7 @@ mod tests {
 
     fn scheme_of(set: KeySet, keys: &[SigningKey], url: &str, signature: &str) -> Option<Scheme> {
         let provided = decode_signature(signature).unwrap();
-        with_prefixes(set, keys, url, |prefixes| {
+        with_prefixes(set, keys, url, 1, |prefixes| {
             prefixes
                 .iter()
                 .find_map(|prefix| prefix.matching_scheme(&provided, REQUEST_ID, TIMESTAMP, false))
@@ -142,5 +149,59 @@ mod tests {
             Some(Scheme::Hmac)
         );
         assert_eq!(scheme_of(old_set, &old, url, &new_signature), None);
+    }
+
+    /// The URLs this thread holds states for, most recent first, each with
+    /// its key set.
+    fn held() -> Vec<(String, KeySet)> {
+        ENTRIES.with_borrow(|entries| {
+            entries
+                .iter()
+                .map(|entry| (entry.url.clone(), entry.keys))
+                .collect()
+        })
+    }
+
+    #[test]
+    fn every_configured_url_is_kept() {
+        let keys = [SigningKey::new(&Secret::new("a-secret"))];
+        let set = KeySet::new();
+        let urls: Vec<String> = (0..URLS_PER_THREAD + 2)
+            .map(|n| format!("https://badges{n}.example.com/justcall/contact-badge"))
+            .collect();
+        for _ in 0..2 {
+            for url in &urls {
+                with_prefixes(set, &keys, url, urls.len(), |_| ());
+            }
+        }
+        let mut kept: Vec<String> = held().into_iter().map(|(url, _)| url).collect();
+        kept.sort();
+        assert_eq!(kept, urls);
+
+        // A URL rebuilt from each request keeps the fewest.
+        for n in 0..URLS_PER_THREAD + 2 {
+            with_prefixes(
+                set,
+                &keys,
+                &format!("http://host{n}.example/badge"),
+                1,
+                |_| (),
+            );
+        }
+        assert_eq!(held().len(), URLS_PER_THREAD);
+    }
+
+    #[test]
+    fn new_key_set_drops_the_old_states() {
+        let url = "http://127.0.0.1:8080/justcall/contact-badge";
+        let old = [SigningKey::new(&Secret::new("old-secret"))];
+        let new = [SigningKey::new(&Secret::new("new-secret"))];
+        let (old_set, new_set) = (KeySet::new(), KeySet::new());
+        with_prefixes(old_set, &old, url, 1, |_| ());
+        with_prefixes(old_set, &old, "http://other.example/badge", 1, |_| ());
+        assert_eq!(held().len(), 2);
+
+        with_prefixes(new_set, &new, url, 1, |_| ());
+        assert_eq!(held(), vec![(url.to_string(), new_set)]);
     }
 }

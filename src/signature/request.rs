@@ -369,16 +369,17 @@ impl Verifier {
         timestamp: &str,
     ) -> Result<Scheme, RequestError> {
         for url in urls {
-            let matched = prefix::with_prefixes(self.key_set, &self.keys, url, |prefixes| {
-                prefixes.iter().find_map(|prefix| {
-                    prefix.matching_scheme(
-                        signature,
-                        request_id,
-                        timestamp,
-                        self.accept_plain_sha256,
-                    )
-                })
-            });
+            let matched =
+                prefix::with_prefixes(self.key_set, &self.keys, url, urls.len(), |prefixes| {
+                    prefixes.iter().find_map(|prefix| {
+                        prefix.matching_scheme(
+                            signature,
+                            request_id,
+                            timestamp,
+                            self.accept_plain_sha256,
+                        )
+                    })
+                });
             if let Some(scheme) = matched {
                 return Ok(scheme);
             }
