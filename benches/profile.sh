@@ -13,7 +13,7 @@
 #    once. The script prints instructions per request and the top functions by
 #    exclusive and inclusive instruction count. Instruction counts do not
 #    depend on what else the machine is doing. For hits, the baseline of
-#    run.sh then answers the same requests under callgrind, for its count.
+#    run.sh then gets the same requests under callgrind, for its count.
 #    valgrind hides the CPU's SHA instructions, so the gateway's SHA-256 runs
 #    its portable code there; its share is printed apart.
 # 2. perf: when `perf record -e cpu-clock` works here, the gateway runs

@@ -12,12 +12,12 @@ use super::scheme::{SigningKey, UrlPrefix};
 
 /// The fewest URLs each thread keeps states for, and the most when the
 /// URL is rebuilt from each request. JustCall posts to the one URL entered
-/// in it, which a gateway behind two host names sees in two spellings; a
+/// in it, which reaches a gateway behind two host names in two spellings. A
 /// client that makes up host names only replaces entries. A verifier with
 /// more configured public URLs keeps one entry for each of them.
 const URLS_PER_THREAD: usize = 4;
 
-/// One set of secrets, as a verifier holds them. Each verifier gets its
+/// An identifier of one verifier's set of secrets. Each verifier gets its
 /// own, so the states of the secrets before a reload are never used after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct KeySet(u64);
@@ -42,7 +42,7 @@ thread_local! {
 }
 
 /// Calls `check` with one state per secret in `keys` for `url`, computing
-/// them unless this thread holds them for the same key set and URL.
+/// them unless this thread has them for the same key set and URL.
 /// `urls` is how many URLs the verifier tries per request.
 ///
 /// Computing a new entry drops the entries of other key sets, so the states
@@ -102,7 +102,7 @@ mod tests {
     }
 
     #[test]
-    fn kept_states_match_their_url_only() {
+    fn cached_states_match_their_url_only() {
         let keys = [
             SigningKey::new(&Secret::new("first-secret")),
             SigningKey::new(&Secret::new("second-secret")),
@@ -151,8 +151,8 @@ mod tests {
         assert_eq!(scheme_of(old_set, &old, url, &new_signature), None);
     }
 
-    /// The URLs this thread holds states for, most recent first, each with
-    /// its key set.
+    /// Returns the URLs this thread has states for, most recent first, each
+    /// with its key set.
     fn held() -> Vec<(String, KeySet)> {
         ENTRIES.with_borrow(|entries| {
             entries

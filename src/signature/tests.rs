@@ -212,8 +212,8 @@ fn reload_replacing_the_secret_rejects_the_old_one() {
         secrets: vec![Secret::new("new-secret")],
         ..settings()
     };
-    // Same thread and URL as the request above, whose digest states this
-    // thread now holds for the old secret.
+    // Same thread and URL as the request above, so this thread has the old
+    // secret's digest states for that URL.
     let reloaded = verifier.reloaded(&replaced);
     let old = Request {
         signed_request_id: "old-secret-request",
