@@ -1,5 +1,6 @@
-//! Test output that keeps what a subscriber wrote.
+//! Test output that keeps what a subscriber wrote, and an error to log.
 
+use std::fmt;
 use std::io;
 use std::sync::{Arc, Mutex};
 
@@ -16,6 +17,37 @@ impl Captured {
 
     pub fn lines(&self) -> Vec<String> {
         self.text().lines().map(str::to_string).collect()
+    }
+
+    /// Returns the lines that the subscriber built by `format` writes while
+    /// `log` runs.
+    pub fn lines_logged(
+        format: impl FnOnce(Captured) -> tracing::Dispatch,
+        log: impl FnOnce(),
+    ) -> Vec<String> {
+        let captured = Captured::default();
+        let dispatch = format(captured.clone());
+        tracing::dispatcher::with_default(&dispatch, log);
+        captured.lines()
+    }
+}
+
+/// An error with a source, to log as a field.
+#[derive(Debug)]
+pub struct ErrorWithSource {
+    pub message: &'static str,
+    pub source: io::Error,
+}
+
+impl fmt::Display for ErrorWithSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message)
+    }
+}
+
+impl std::error::Error for ErrorWithSource {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
     }
 }
 

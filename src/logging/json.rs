@@ -205,23 +205,8 @@ mod tests {
     use serde_json::Value;
     use tracing_subscriber::fmt::format::JsonFields;
 
-    use super::super::captured::Captured;
+    use super::super::captured::{Captured, ErrorWithSource};
     use super::*;
-
-    #[derive(Debug)]
-    struct ErrorWithSource(io::Error);
-
-    impl fmt::Display for ErrorWithSource {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("the call \"failed\"")
-        }
-    }
-
-    impl std::error::Error for ErrorWithSource {
-        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-            Some(&self.0)
-        }
-    }
 
     /// Logs events outside spans, one inside a span, and one from the `log` crate.
     fn log_sample_events() {
@@ -233,7 +218,10 @@ mod tests {
             latency_ms = 0.016,
             "answered"
         );
-        let error = ErrorWithSource(io::Error::other("reset"));
+        let error = ErrorWithSource {
+            message: "the call \"failed\"",
+            source: io::Error::other("reset"),
+        };
         tracing::warn!(
             r#type = "search",
             detail = "quotes \", backslash \\, tab\t, newline\n, bell\x07, ünïcode",
@@ -264,12 +252,8 @@ mod tests {
     /// Returns the lines logged by the sample events, each with its
     /// timestamp replaced by `T`, because the two runs log at different times.
     fn lines_as_text(format: impl FnOnce(Captured) -> tracing::Dispatch) -> Vec<String> {
-        let captured = Captured::default();
-        let dispatch = format(captured.clone());
-        tracing::dispatcher::with_default(&dispatch, log_sample_events);
         let prefix = "{\"timestamp\":\"";
-        captured
-            .lines()
+        Captured::lines_logged(format, log_sample_events)
             .iter()
             .map(|line| {
                 let rest = line

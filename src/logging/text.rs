@@ -108,7 +108,7 @@ fn level_label(level: &Level) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::super::captured::Captured;
+    use super::super::captured::{Captured, ErrorWithSource};
     use super::super::fields::PlainFields;
     use super::*;
 
@@ -136,8 +136,10 @@ mod tests {
         tracing::error!(status = 401, "source lookup failed");
 
         // Names, values and a message that need escaping, and an error with a source.
-        let cause = std::io::Error::other("connection reset");
-        let error = ErrorWithSource(cause);
+        let error = ErrorWithSource {
+            message: "the call failed",
+            source: std::io::Error::other("connection reset"),
+        };
         tracing::warn!(
             r#type = "search",
             detail = "with \"quotes\", a tab\tand ünïcode",
@@ -153,26 +155,8 @@ mod tests {
         tracing::trace!(field = true, "a trace line");
     }
 
-    #[derive(Debug)]
-    struct ErrorWithSource(std::io::Error);
-
-    impl fmt::Display for ErrorWithSource {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("the call failed")
-        }
-    }
-
-    impl std::error::Error for ErrorWithSource {
-        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-            Some(&self.0)
-        }
-    }
-
     fn captured_with(format: impl FnOnce(Captured) -> tracing::Dispatch) -> Vec<String> {
-        let captured = Captured::default();
-        let dispatch = format(captured.clone());
-        tracing::dispatcher::with_default(&dispatch, log_sample_events);
-        captured.lines()
+        Captured::lines_logged(format, log_sample_events)
     }
 
     /// Drops the timestamp, which differs between the two runs.
