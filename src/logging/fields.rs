@@ -174,7 +174,7 @@ impl<W: Write> VisitFmt for PlainVisitor<W> {
 }
 
 /// Returns whether `{:?}` writes `value` between quotes unchanged.
-fn is_plain(value: &str) -> bool {
+pub(super) fn is_plain(value: &str) -> bool {
     value
         .bytes()
         .all(|byte| matches!(byte, b' '..=b'~') && byte != b'"' && byte != b'\\')

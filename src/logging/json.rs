@@ -146,7 +146,7 @@ impl<W: Write> Visit for JsonVisitor<'_, W> {
 }
 
 /// Writes `value` as serde_json does: `null` when it is not finite.
-fn write_number(line: &mut impl Write, value: f64) -> fmt::Result {
+pub(super) fn write_number(line: &mut impl Write, value: f64) -> fmt::Result {
     if !value.is_finite() {
         return line.write_str("null");
     }
@@ -161,7 +161,7 @@ fn write_number(line: &mut impl Write, value: f64) -> fmt::Result {
 }
 
 /// Writes `text` as a JSON string.
-fn write_string(line: &mut impl Write, text: &str) -> fmt::Result {
+pub(super) fn write_string(line: &mut impl Write, text: &str) -> fmt::Result {
     line.write_char('"')?;
     EscapeJson(&mut *line).write_str(text)?;
     line.write_char('"')

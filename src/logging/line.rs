@@ -40,6 +40,28 @@ pub(super) fn build_line(
     })
 }
 
+/// Builds a line with `build`, in the thread's buffer unless a line is being
+/// built in it already, and hands it to `emit` if it was built whole.
+pub(super) fn with_line(build: impl FnOnce(&mut String) -> fmt::Result, emit: impl FnOnce(&str)) {
+    LINE.with(|line| match line.try_borrow_mut() {
+        Ok(mut line) => {
+            line.clear();
+            if build(&mut line).is_ok() {
+                emit(&line);
+            }
+            if line.capacity() > KEPT_LINE_CAPACITY {
+                *line = String::new();
+            }
+        }
+        Err(_) => {
+            let mut line = String::new();
+            if build(&mut line).is_ok() {
+                emit(&line);
+            }
+        }
+    });
+}
+
 /// A whole second that a thread formatted last, with its text
 /// (`2026-12-05T12:08:26`).
 struct Second {

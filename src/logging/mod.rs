@@ -11,6 +11,7 @@ mod captured;
 mod fields;
 mod json;
 mod line;
+mod request_line;
 mod text;
 mod writer;
 
@@ -20,6 +21,7 @@ use std::sync::OnceLock;
 use tracing_subscriber::fmt::format::JsonFields;
 use tracing_subscriber::EnvFilter;
 
+pub use request_line::AnsweredLine;
 pub use writer::LogGuard;
 
 use crate::config::{LogFormat, LogSettings};
@@ -66,21 +68,27 @@ pub fn init(settings: &LogSettings) -> io::Result<LogGuard> {
         .unwrap_or_else(|| EnvFilter::new(directives(&settings.level)));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer);
+        .with_writer(writer.clone());
     match settings.format {
         // A terminal gets tracing-subscriber's format in color, unless
         // NO_COLOR is set. Other output gets the same lines without colors.
         LogFormat::Text if wants_color() => builder.with_ansi(true).init(),
-        LogFormat::Text => builder
-            .with_ansi(false)
-            .event_format(text::PlainText)
-            .fmt_fields(fields::PlainFields)
-            .init(),
-        LogFormat::Json => builder
-            .with_ansi(false)
-            .fmt_fields(JsonFields::new())
-            .event_format(json::JsonLines::default())
-            .init(),
+        LogFormat::Text => {
+            builder
+                .with_ansi(false)
+                .event_format(text::PlainText)
+                .fmt_fields(fields::PlainFields)
+                .init();
+            request_line::write_directly(request_line::LineFormat::Text, writer.clone());
+        }
+        LogFormat::Json => {
+            builder
+                .with_ansi(false)
+                .fmt_fields(JsonFields::new())
+                .event_format(json::JsonLines::default())
+                .init();
+            request_line::write_directly(request_line::LineFormat::Json, writer.clone());
+        }
     }
     Ok(guard)
 }

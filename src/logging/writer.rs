@@ -127,6 +127,11 @@ pub struct LineWriter {
 }
 
 impl LineWriter {
+    /// Appends one formatted line, or several.
+    pub(super) fn append(&self, lines: &[u8]) {
+        self.shared.append(lines);
+    }
+
     /// Lets threads that log append past the limit from now on, waking those
     /// that wait for room. Called when the gateway starts stopping: a reader
     /// of standard error that stopped reading would otherwise block the line

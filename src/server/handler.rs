@@ -15,6 +15,7 @@ use super::client_limit::client_address;
 use super::response::{self, ErrorCode};
 use super::url;
 use crate::app::App;
+use crate::logging::AnsweredLine;
 use crate::lookup::Outcome;
 use crate::signature::{
     HeaderValues, Rejection, RequestError, SignatureHeaders, UnverifiedRequest,
@@ -171,18 +172,18 @@ async fn answer(
         Outcome::Found(badge) => badge.source(),
         _ => "",
     };
-    tracing::info!(
-        request_id = verified.request_id(),
-        outcome = result.outcome.label(),
+    AnsweredLine {
+        request_id: verified.request_id(),
+        outcome: result.outcome.label(),
         source,
-        cache = result.cache.label(),
-        number = %caller.masked(),
-        scheme = verified.scheme().label(),
+        cache: result.cache.label(),
+        number: &caller.masked(),
+        scheme: verified.scheme().label(),
         // Whole microseconds, so the line reads `0.016` rather than
         // `0.0048779999999999995`.
-        latency_ms = started.elapsed().as_micros() as f64 / 1000.0,
-        "answered"
-    );
+        latency_ms: started.elapsed().as_micros() as f64 / 1000.0,
+    }
+    .log(&span);
     let response = match &result.outcome {
         Outcome::Found(badge) => response::badge(badge),
         Outcome::NotFound => response::error(ErrorCode::NotFound, "no contact matches this number"),

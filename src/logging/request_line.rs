@@ -1,0 +1,302 @@
+//! The `answered` line that every request writes at `log.level = "info"`.
+//!
+//! When the global subscriber writes badgegate's own text or JSON lines and
+//! no span is current, as below `log.level = "debug"`, the line is written
+//! here straight into the thread's buffer: the bytes the formatters in
+//! `text` and `json` would write, without tracing's dispatch and field
+//! visitor calls. A cache hit at info spent about 0.6 µs on its line
+//! through tracing, measured by timing the call in the running gateway
+//! under load, half a cache hit's own work. Otherwise, as in colored
+//! output, inside a span, or under a test's subscriber, the line is a
+//! tracing event like any other.
+
+use std::fmt::{self, Write};
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+use tracing::Level;
+
+use super::fields::{is_plain, write_f64};
+use super::json::{write_number, write_string};
+use super::line::{with_line, write_timestamp};
+use super::writer::LineWriter;
+
+/// The target the line is logged with, the handler's module, so filters such
+/// as `badgegate::server::handler=warn` apply to it.
+const TARGET: &str = "badgegate::server::handler";
+
+/// The message of the line.
+const MESSAGE: &str = "answered";
+
+/// How the global subscriber formats lines, when this module can write the
+/// line itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LineFormat {
+    Text,
+    Json,
+}
+
+/// The format and writer of the global subscriber, set when it writes lines
+/// that this module can write itself.
+static DIRECT: OnceLock<(LineFormat, LineWriter)> = OnceLock::new();
+
+/// Lets `AnsweredLine::log` write lines in `format` to `writer` itself.
+pub(super) fn write_directly(format: LineFormat, writer: LineWriter) {
+    // Set once, by the only call to `init`.
+    let _ = DIRECT.set((format, writer));
+}
+
+/// What a request's `answered` line says.
+#[derive(Debug, Clone, Copy)]
+pub struct AnsweredLine<'a> {
+    pub request_id: &'a str,
+    /// `found`, `not_found` or `unavailable`.
+    pub outcome: &'a str,
+    /// The source that found the contact; empty when none did.
+    pub source: &'a str,
+    /// `hit`, `miss`, `stale` and the other cache labels.
+    pub cache: &'a str,
+    /// The caller's number with all but its last four digits hidden.
+    pub number: &'a str,
+    pub scheme: &'a str,
+    pub latency_ms: f64,
+}
+
+impl AnsweredLine<'_> {
+    /// Logs the line at info. `request_span` is the request's own span,
+    /// enabled only at debug and above.
+    pub fn log(&self, request_span: &tracing::Span) {
+        if let Some((format, writer)) = DIRECT.get() {
+            if request_span.is_disabled() && no_current_span() {
+                if tracing::enabled!(target: TARGET, Level::INFO) {
+                    with_line(
+                        |line| self.write(*format, line, SystemTime::now()),
+                        |line| writer.append(line.as_bytes()),
+                    );
+                }
+                return;
+            }
+        }
+        self.event();
+    }
+
+    /// Logs the line as a tracing event.
+    fn event(&self) {
+        tracing::info!(
+            target: TARGET,
+            request_id = self.request_id,
+            outcome = self.outcome,
+            source = self.source,
+            cache = self.cache,
+            number = %self.number,
+            scheme = self.scheme,
+            latency_ms = self.latency_ms,
+            "answered"
+        );
+    }
+
+    /// Writes the line as the formatter of `format` writes the event.
+    fn write(&self, format: LineFormat, line: &mut String, now: SystemTime) -> fmt::Result {
+        match format {
+            LineFormat::Text => self.write_text(line, now),
+            LineFormat::Json => self.write_json(line, now),
+        }
+    }
+
+    fn write_text(&self, line: &mut String, now: SystemTime) -> fmt::Result {
+        write_timestamp(line, now)?;
+        line.push_str("  INFO ");
+        line.push_str(TARGET);
+        line.push_str(": ");
+        line.push_str(MESSAGE);
+        write_text_string(line, "request_id", self.request_id)?;
+        write_text_string(line, "outcome", self.outcome)?;
+        write_text_string(line, "source", self.source)?;
+        write_text_string(line, "cache", self.cache)?;
+        // Logged with `%`, so written as it is, without quotes.
+        line.push_str(" number=");
+        line.push_str(self.number);
+        write_text_string(line, "scheme", self.scheme)?;
+        line.push_str(" latency_ms=");
+        write_f64(line, self.latency_ms)?;
+        line.push('\n');
+        Ok(())
+    }
+
+    fn write_json(&self, line: &mut String, now: SystemTime) -> fmt::Result {
+        line.push_str("{\"timestamp\":\"");
+        write_timestamp(line, now)?;
+        line.push_str("\",\"level\":\"INFO\",\"message\":\"");
+        line.push_str(MESSAGE);
+        line.push('"');
+        let strings = [
+            ("request_id", self.request_id),
+            ("outcome", self.outcome),
+            ("source", self.source),
+            ("cache", self.cache),
+            ("number", self.number),
+            ("scheme", self.scheme),
+        ];
+        for (name, value) in strings {
+            line.push_str(",\"");
+            line.push_str(name);
+            line.push_str("\":");
+            write_string(line, value)?;
+        }
+        line.push_str(",\"latency_ms\":");
+        write_number(line, self.latency_ms)?;
+        line.push_str(",\"target\":\"");
+        line.push_str(TARGET);
+        line.push_str("\"}\n");
+        Ok(())
+    }
+}
+
+/// Writes ` name="value"`, or ` name=` and the value as `{:?}` writes it
+/// when it needs escaping, as the text formatter writes a string field.
+fn write_text_string(line: &mut String, name: &str, value: &str) -> fmt::Result {
+    line.push(' ');
+    line.push_str(name);
+    if is_plain(value) {
+        line.push_str("=\"");
+        line.push_str(value);
+        line.push('"');
+        Ok(())
+    } else {
+        line.push('=');
+        write!(line, "{value:?}")
+    }
+}
+
+/// Returns whether no span is current, so that the line has no span to list.
+fn no_current_span() -> bool {
+    tracing::dispatcher::get_default(|dispatch| dispatch.current_span().id().is_none())
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing_subscriber::fmt::format::JsonFields;
+
+    use super::super::captured::Captured;
+    use super::super::fields::PlainFields;
+    use super::super::json::JsonLines;
+    use super::super::text::PlainText;
+    use super::*;
+
+    /// Lines whose values need no escaping, and lines whose values do.
+    fn sample_lines() -> Vec<AnsweredLine<'static>> {
+        let found = AnsweredLine {
+            request_id: "01J00000000000000000000000",
+            outcome: "found",
+            source: "hubspot",
+            cache: "hit",
+            number: "***0123",
+            scheme: "hmac_sha256",
+            latency_ms: 0.016,
+        };
+        vec![
+            found,
+            AnsweredLine {
+                outcome: "not_found",
+                source: "",
+                cache: "miss",
+                latency_ms: 1234.5,
+                ..found
+            },
+            AnsweredLine {
+                request_id: "quote \" backslash \\ tab\t newline\n bell\x07 ünïcode \u{9b}",
+                source: "crm \"eu\"",
+                latency_ms: 0.0,
+                ..found
+            },
+            AnsweredLine {
+                request_id: "",
+                scheme: "unverified",
+                latency_ms: 2e9,
+                ..found
+            },
+            AnsweredLine {
+                latency_ms: f64::NAN,
+                ..found
+            },
+        ]
+    }
+
+    fn dispatch(format: LineFormat, captured: Captured) -> tracing::Dispatch {
+        let builder = tracing_subscriber::fmt()
+            .with_max_level(Level::INFO)
+            .with_writer(captured)
+            .with_ansi(false);
+        match format {
+            LineFormat::Text => builder
+                .event_format(PlainText)
+                .fmt_fields(PlainFields)
+                .finish()
+                .into(),
+            LineFormat::Json => builder
+                .fmt_fields(JsonFields::new())
+                .event_format(JsonLines::default())
+                .finish()
+                .into(),
+        }
+    }
+
+    /// Drops the timestamp, which differs between two lines written at
+    /// different times.
+    fn without_timestamp(line: &str) -> String {
+        match line.strip_prefix("{\"timestamp\":\"") {
+            Some(rest) => rest.split_once('"').expect("the timestamp is a string").1.to_string(),
+            None => line.split_once(' ').map_or(line, |(_, rest)| rest).to_string(),
+        }
+    }
+
+    #[test]
+    fn written_directly_as_the_formatters_write_the_event() {
+        for format in [LineFormat::Text, LineFormat::Json] {
+            let events = Captured::lines_logged(
+                |captured| dispatch(format, captured),
+                || sample_lines().iter().for_each(AnsweredLine::event),
+            );
+            assert_eq!(events.len(), sample_lines().len(), "{events:?}");
+            for (answered, event) in sample_lines().iter().zip(&events) {
+                let mut direct = String::new();
+                answered
+                    .write(format, &mut direct, SystemTime::now())
+                    .unwrap();
+                let direct = direct
+                    .strip_suffix('\n')
+                    .expect("a line ends with a newline");
+                assert_eq!(without_timestamp(direct), without_timestamp(event));
+            }
+        }
+    }
+
+    #[test]
+    fn direct_lines_read_as_expected() {
+        let found = sample_lines()[0];
+        let mut text = String::new();
+        found
+            .write(LineFormat::Text, &mut text, SystemTime::now())
+            .unwrap();
+        assert!(
+            text.ends_with(
+                "  INFO badgegate::server::handler: answered \
+                 request_id=\"01J00000000000000000000000\" outcome=\"found\" \
+                 source=\"hubspot\" cache=\"hit\" number=***0123 \
+                 scheme=\"hmac_sha256\" latency_ms=0.016\n"
+            ),
+            "{text}"
+        );
+
+        let mut json = String::new();
+        found
+            .write(LineFormat::Json, &mut json, SystemTime::now())
+            .unwrap();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["message"], "answered");
+        assert_eq!(value["level"], "INFO");
+        assert_eq!(value["number"], "***0123");
+        assert_eq!(value["latency_ms"], 0.016);
+        assert_eq!(value["target"], TARGET);
+    }
+}
