@@ -4,7 +4,8 @@
 //! Lines are formatted on the thread that logs and written by a logging
 //! thread (`writer`). That thread writes every waiting line in one batch, so
 //! a busy gateway makes one write per batch rather than one per line. A
-//! request waits for the logging thread only when its buffer is full.
+//! thread waits for the logging thread only when 8 MiB of its own lines
+//! are waiting.
 
 #[cfg(test)]
 mod captured;
@@ -45,7 +46,8 @@ const CHATTY_LIBRARIES: &[&str] = &[
 static WRITER: OnceLock<writer::LineWriter> = OnceLock::new();
 
 /// Lets every line from now on be queued even when standard error's reader
-/// has fallen 8 MiB behind, instead of blocking the thread that logs. Call
+/// has fallen 8 MiB of a thread's lines behind, instead of blocking the
+/// thread that logs. Call
 /// when the gateway starts stopping, so that a stalled reader cannot keep it
 /// from stopping.
 pub fn stop_waiting_for_room() {
