@@ -13,6 +13,7 @@ use std::fmt::{self, Write};
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
+use badgegate_adapter::phone::Masked;
 use tracing::Level;
 
 use super::fields::{is_plain, write_f64};
@@ -54,19 +55,25 @@ pub struct AnsweredLine<'a> {
     pub source: &'a str,
     /// `hit`, `miss`, `stale` or `shared_hit`.
     pub cache: &'a str,
-    /// The caller's number with all but its last four digits hidden.
-    pub number: &'a str,
+    /// The caller's number, written with all but its last four digits hidden.
+    pub number: Masked<'a>,
     pub scheme: &'a str,
     pub latency_ms: f64,
 }
 
 impl AnsweredLine<'_> {
+    /// Returns whether the line is logged at the current level, so that a
+    /// request at `log.level = "warn"` does not gather its fields.
+    pub fn enabled() -> bool {
+        tracing::enabled!(target: TARGET, Level::INFO)
+    }
+
     /// Logs the line at info. `request_span` is the request's own span,
     /// enabled only at debug and above.
     pub fn log(&self, request_span: &tracing::Span) {
         if let Some((format, writer)) = DIRECT.get() {
             if request_span.is_disabled() && no_current_span() {
-                if tracing::enabled!(target: TARGET, Level::INFO) {
+                if Self::enabled() {
                     with_line(
                         |line| self.write(*format, line, SystemTime::now()),
                         |line| writer.append(line.as_bytes()),
@@ -113,7 +120,7 @@ impl AnsweredLine<'_> {
         write_text_string(line, "cache", self.cache)?;
         // Logged with `%`, so written as it is, without quotes.
         line.push_str(" number=");
-        line.push_str(self.number);
+        self.number.push_to(line);
         write_text_string(line, "scheme", self.scheme)?;
         line.push_str(" latency_ms=");
         write_f64(line, self.latency_ms)?;
@@ -132,15 +139,15 @@ impl AnsweredLine<'_> {
             ("outcome", self.outcome),
             ("source", self.source),
             ("cache", self.cache),
-            ("number", self.number),
-            ("scheme", self.scheme),
         ];
         for (name, value) in strings {
-            line.push_str(",\"");
-            line.push_str(name);
-            line.push_str("\":");
-            write_string(line, value)?;
+            write_json_string(line, name, value)?;
         }
+        // `***` and digits, which need no escaping.
+        line.push_str(",\"number\":\"");
+        self.number.push_to(line);
+        line.push('"');
+        write_json_string(line, "scheme", self.scheme)?;
         line.push_str(",\"latency_ms\":");
         write_number(line, self.latency_ms)?;
         line.push_str(",\"target\":\"");
@@ -148,6 +155,14 @@ impl AnsweredLine<'_> {
         line.push_str("\"}\n");
         Ok(())
     }
+}
+
+/// Writes `,"name":"value"`, with the value escaped for JSON.
+fn write_json_string(line: &mut String, name: &str, value: &str) -> fmt::Result {
+    line.push_str(",\"");
+    line.push_str(name);
+    line.push_str("\":");
+    write_string(line, value)
 }
 
 /// Writes ` name="value"`, or ` name=` and the value as `{:?}` writes it
@@ -188,7 +203,7 @@ mod tests {
             outcome: "found",
             source: "hubspot",
             cache: "hit",
-            number: "***0123",
+            number: Masked("+14155550123"),
             scheme: "hmac_sha256",
             latency_ms: 0.016,
         };

@@ -168,22 +168,24 @@ async fn answer(
         .find(&caller, verified.request_id(), started)
         .await;
     counts.cache = Some(result.cache.label());
-    let source = match &result.outcome {
-        Outcome::Found(badge) => badge.source(),
-        _ => "",
-    };
-    AnsweredLine {
-        request_id: verified.request_id(),
-        outcome: result.outcome.label(),
-        source,
-        cache: result.cache.label(),
-        number: &caller.masked(),
-        scheme: verified.scheme().label(),
-        // Whole microseconds, so the line reads `0.016` rather than
-        // `0.0048779999999999995`.
-        latency_ms: started.elapsed().as_micros() as f64 / 1000.0,
+    if AnsweredLine::enabled() {
+        let source = match &result.outcome {
+            Outcome::Found(badge) => badge.source(),
+            _ => "",
+        };
+        AnsweredLine {
+            request_id: verified.request_id(),
+            outcome: result.outcome.label(),
+            source,
+            cache: result.cache.label(),
+            number: caller.masked_view(),
+            scheme: verified.scheme().label(),
+            // Whole microseconds, so the line reads `0.016` rather than
+            // `0.0048779999999999995`.
+            latency_ms: started.elapsed().as_micros() as f64 / 1000.0,
+        }
+        .log(&span);
     }
-    .log(&span);
     let response = match &result.outcome {
         Outcome::Found(badge) => response::badge(badge),
         Outcome::NotFound => response::error(ErrorCode::NotFound, "no contact matches this number"),

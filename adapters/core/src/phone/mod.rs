@@ -193,6 +193,12 @@ impl PhoneNumber {
     pub fn masked(&self) -> String {
         mask(&self.e164)
     }
+
+    /// The number as [`masked`](Self::masked) shows it, for writing into
+    /// a line without allocating.
+    pub fn masked_view(&self) -> Masked<'_> {
+        Masked(&self.e164)
+    }
 }
 
 impl fmt::Debug for PhoneNumber {
@@ -391,19 +397,49 @@ pub fn spells_e164(stored: &str, caller: &PhoneNumber) -> bool {
 /// Masks a phone number for logs, keeping its last four digits: `***0123`.
 /// A number of four digits or fewer shows none of them.
 pub fn mask(raw: &str) -> String {
-    // A ring of the last four digits seen. The oldest is at `count % 4`.
-    let mut last_four = [0u8; 4];
-    let mut count = 0;
-    for digit in raw.bytes().filter(u8::is_ascii_digit) {
-        last_four[count % 4] = digit;
-        count += 1;
-    }
     let mut masked = String::with_capacity(7);
-    masked.push_str("***");
-    if count > 4 {
-        masked.extend((0..4).map(|offset| char::from(last_four[(count + offset) % 4])));
-    }
+    Masked(raw).push_to(&mut masked);
     masked
+}
+
+/// A phone number shown as [`mask`] shows it, written without allocating.
+#[derive(Debug, Clone, Copy)]
+pub struct Masked<'a>(pub &'a str);
+
+impl Masked<'_> {
+    /// Returns the masked text's bytes and their length: `***` and, when
+    /// the number has more than four digits, its last four.
+    fn text(self) -> ([u8; 7], usize) {
+        // A ring of the last four digits seen. The oldest is at `count % 4`.
+        let mut last_four = [0u8; 4];
+        let mut count = 0;
+        for digit in self.0.bytes().filter(u8::is_ascii_digit) {
+            last_four[count % 4] = digit;
+            count += 1;
+        }
+        let mut text = *b"*******";
+        if count <= 4 {
+            return (text, 3);
+        }
+        for offset in 0..4 {
+            text[3 + offset] = last_four[(count + offset) % 4];
+        }
+        (text, 7)
+    }
+
+    /// Appends the masked number to `out`.
+    pub fn push_to(self, out: &mut String) {
+        let (text, length) = self.text();
+        // `***` and ASCII digits.
+        out.push_str(std::str::from_utf8(&text[..length]).unwrap_or("***"));
+    }
+}
+
+impl fmt::Display for Masked<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (text, length) = self.text();
+        f.write_str(std::str::from_utf8(&text[..length]).unwrap_or("***"))
+    }
 }
 
 #[cfg(test)]
@@ -500,6 +536,9 @@ mod tests {
     fn mask_keeps_last_four_digits() {
         assert_eq!(mask("+1 (415) 555-0123"), "***0123");
         assert_eq!(mask("123"), "***");
+        assert_eq!(Masked("+1 (415) 555-0123").to_string(), "***0123");
+        assert_eq!(Masked("12345").to_string(), "***2345");
+        assert_eq!(Masked("1234").to_string(), "***");
         assert_eq!(mask("1234"), "***");
         assert_eq!(mask("12345"), "***2345");
         assert_eq!(mask("+44 20 7946 0958 ext. 12"), "***5812");
