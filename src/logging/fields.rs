@@ -173,11 +173,37 @@ impl<W: Write> VisitFmt for PlainVisitor<W> {
     }
 }
 
-/// Returns whether `{:?}` writes `value` between quotes unchanged.
+/// Returns whether `{:?}` writes `value` between quotes unchanged. Checks
+/// eight bytes at a time: a request id is 26 bytes, and every request at
+/// `log.level = "info"` checks five values.
 pub(super) fn is_plain(value: &str) -> bool {
-    value
-        .bytes()
-        .all(|byte| matches!(byte, b' '..=b'~') && byte != b'"' && byte != b'\\')
+    let mut words = value.as_bytes().chunks_exact(8);
+    let plain_words = words.by_ref().all(|word| {
+        let word: [u8; 8] = word.try_into().expect("chunks of eight bytes");
+        is_plain_word(u64::from_le_bytes(word))
+    });
+    plain_words && words.remainder().iter().all(|&byte| is_plain_byte(byte))
+}
+
+/// Returns whether `{:?}` writes `byte` of a string unchanged: printable
+/// ASCII other than `"` and `\`.
+fn is_plain_byte(byte: u8) -> bool {
+    matches!(byte, b' '..=b'~') && byte != b'"' && byte != b'\\'
+}
+
+/// Returns whether each byte of `word` is one that [`is_plain_byte`]
+/// accepts.
+fn is_plain_word(word: u64) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Nonzero when a byte of `x` is below `n`, for `n` up to 128.
+    let any_below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let control = any_below(word, b' ');
+    // A byte of 0x7f or above has its high bit set, or sets it when 1 is added.
+    let delete_or_high = (word | word.wrapping_add(ONES)) & HIGH;
+    let quote = any_below(word ^ (ONES * u64::from(b'"')), 1);
+    let backslash = any_below(word ^ (ONES * u64::from(b'\\')), 1);
+    control | delete_or_high | quote | backslash == 0
 }
 
 /// Writes `value` as `{:?}` does. A value of at most three decimals below a
@@ -261,6 +287,46 @@ mod tests {
         let mut out = String::new();
         EscapeControls(&mut out).write_str(text).unwrap();
         out
+    }
+
+    #[test]
+    fn plain_check_matches_each_byte() {
+        // Every byte value at every position of a word and of the tail.
+        for length in [8, 13] {
+            for position in 0..length {
+                for byte in 0..=u8::MAX {
+                    let mut bytes = vec![b'a'; length];
+                    bytes[position] = byte;
+                    let Ok(text) = std::str::from_utf8(&bytes) else {
+                        continue;
+                    };
+                    assert_eq!(
+                        is_plain(text),
+                        is_plain_byte(byte),
+                        "{byte:#04x} at {position} of {length}"
+                    );
+                }
+            }
+        }
+        // Two bytes near the edges of the accepted range in one word.
+        let edges = [
+            0x00, 0x01, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x5b, 0x5c, 0x5d, 0x7e, 0x7f,
+        ];
+        for first in edges {
+            for second in edges {
+                for (at, then) in [(0, 1), (3, 4), (6, 7), (0, 7)] {
+                    let mut bytes = [b'a'; 8];
+                    bytes[at] = first;
+                    bytes[then] = second;
+                    let text = std::str::from_utf8(&bytes).unwrap();
+                    let expected = bytes.iter().all(|&byte| is_plain_byte(byte));
+                    assert_eq!(is_plain(text), expected, "{bytes:?}");
+                }
+            }
+        }
+        assert!(is_plain("01J00000000000000000000000"));
+        assert!(!is_plain("ünïcode"));
+        assert!(!is_plain("a tab\there"));
     }
 
     #[test]
