@@ -83,9 +83,17 @@ pub fn decode_signature(header: &str) -> Option<[u8; 32]> {
     Some(bytes)
 }
 
-/// Compares two digests in constant time.
+/// Compares two digests in constant time, as four 64-bit words: byte by
+/// byte, the comparison took about 240 instructions per request.
 pub fn digests_equal(expected: &[u8; 32], provided: &[u8; 32]) -> bool {
-    expected.ct_eq(provided).into()
+    words(expected).ct_eq(&words(provided)).into()
+}
+
+fn words(digest: &[u8; 32]) -> [u64; 4] {
+    std::array::from_fn(|index| {
+        let word = &digest[index * 8..index * 8 + 8];
+        u64::from_le_bytes(word.try_into().expect("eight bytes"))
+    })
 }
 
 /// A JustCall API secret ready to check signatures. The HMAC key schedule is
@@ -187,6 +195,19 @@ impl std::fmt::Debug for SigningKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digests_differing_in_any_bit_are_unequal() {
+        let digest: [u8; 32] = std::array::from_fn(|index| index as u8 * 7);
+        assert!(digests_equal(&digest, &digest));
+        for byte in 0..32 {
+            for bit in 0..8 {
+                let mut other = digest;
+                other[byte] ^= 1 << bit;
+                assert!(!digests_equal(&digest, &other), "byte {byte} bit {bit}");
+            }
+        }
+    }
 
     struct Vector {
         secret: &'static str,
