@@ -76,17 +76,21 @@ impl ThreadLines {
 #[derive(Default)]
 struct Waiting {
     bytes: Vec<u8>,
-    /// Each line's append time, in nanoseconds since the writer started,
-    /// and its end in `bytes`, in the order they were appended.
-    lines: Vec<(u64, usize)>,
+    /// Each line's append time and its end in `bytes`, in the order they
+    /// were appended.
+    lines: Vec<(Instant, usize)>,
     /// The thread waits for room.
     blocked: bool,
 }
 
 impl Waiting {
-    /// Moves the lines appended at or before `cut` to `taken`, oldest first.
-    fn take_until(&mut self, cut: u64, taken: &mut Waiting) {
-        let count = self.lines.partition_point(|&(at, _)| at <= cut);
+    /// Moves the lines appended at or before `cut`, or all lines when it is
+    /// `None`, to `taken`, oldest first.
+    fn take_until(&mut self, cut: Option<Instant>, taken: &mut Waiting) {
+        let count = match cut {
+            Some(cut) => self.lines.partition_point(|&(at, _)| at <= cut),
+            None => self.lines.len(),
+        };
         if count == 0 {
             return;
         }
@@ -137,8 +141,6 @@ struct Shared {
     stopping: AtomicBool,
     /// The logging thread has written its last batch.
     finished: AtomicBool,
-    /// The time that the lines' append times count from.
-    started: Instant,
     id: u64,
 }
 
@@ -151,7 +153,6 @@ impl Shared {
             asleep: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             finished: AtomicBool::new(false),
-            started: Instant::now(),
             id: NEXT_WRITER_ID.fetch_add(1, Ordering::Relaxed),
         }
     }
@@ -160,11 +161,6 @@ impl Shared {
         // No code panics while holding the lock, and the state stays valid
         // if it did.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Nanoseconds since the writer started.
-    fn now(&self) -> u64 {
-        u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
     fn append(&self, line: &[u8]) {
@@ -211,7 +207,7 @@ impl Shared {
         waiting.blocked = false;
         // Read under the buffer's lock, so that a line the logging thread
         // does not find when it takes lines was appended after its cut.
-        let at = self.now();
+        let at = Instant::now();
         waiting.bytes.extend_from_slice(line);
         let end = waiting.bytes.len();
         waiting.lines.push((at, end));
@@ -234,7 +230,7 @@ impl Shared {
             // Lines appended after the cut wait for the next batch, so that
             // a line that one thread appends while the logging thread takes
             // another thread's lines is not written before older lines.
-            let cut = if closing { u64::MAX } else { self.now() };
+            let cut = (!closing).then(Instant::now);
             self.take_lines(cut, &mut taken, &mut batch);
             if batch.is_empty() {
                 if closing {
@@ -261,10 +257,11 @@ impl Shared {
         self.lines_written.notify_all();
     }
 
-    /// Takes every thread's lines appended at or before `cut` and appends
-    /// them to `batch` in the order they were appended. `taken` keeps the
+    /// Takes every thread's lines appended at or before `cut`, or all of
+    /// them when it is `None`, and appends them to `batch` in the order they
+    /// were appended. `taken` keeps the
     /// buffers that the threads' lines are moved to.
-    fn take_lines(&self, cut: u64, taken: &mut Vec<Waiting>, batch: &mut Vec<u8>) {
+    fn take_lines(&self, cut: Option<Instant>, taken: &mut Vec<Waiting>, batch: &mut Vec<u8>) {
         let mut state = self.lock();
         taken.resize_with(state.threads.len(), Waiting::default);
         for (own, taken) in state.threads.iter().zip(taken.iter_mut()) {
@@ -542,16 +539,19 @@ mod tests {
 
     #[test]
     fn taking_lines_stops_at_the_cut() {
-        // Two threads' buffers, filled by hand with known append times.
+        // Two threads' buffers, filled by hand with known append times, in
+        // microseconds after `start`.
+        let start = Instant::now();
+        let at = |micros: u64| start + Duration::from_micros(micros);
         let shared = Shared::new();
         let first = shared.register();
         let second = shared.register();
         let fill = |own: &ThreadLines, lines: &[(u64, &str)]| {
             let mut waiting = own.lock();
-            for (at, line) in lines {
+            for (micros, line) in lines {
                 waiting.bytes.extend_from_slice(line.as_bytes());
                 let end = waiting.bytes.len();
-                waiting.lines.push((*at, end));
+                waiting.lines.push((at(*micros), end));
             }
         };
         fill(&first, &[(10, "a10\n"), (30, "a30\n"), (50, "a50\n")]);
@@ -559,12 +559,12 @@ mod tests {
 
         let mut taken = Vec::new();
         let mut batch = Vec::new();
-        shared.take_lines(35, &mut taken, &mut batch);
+        shared.take_lines(Some(at(35)), &mut taken, &mut batch);
         assert_eq!(String::from_utf8_lossy(&batch), "a10\nb20\na30\n");
 
         batch.clear();
         fill(&second, &[(60, "b60\n")]);
-        shared.take_lines(u64::MAX, &mut taken, &mut batch);
+        shared.take_lines(None, &mut taken, &mut batch);
         assert_eq!(String::from_utf8_lossy(&batch), "b40\na50\nb60\n");
         assert!(first.lock().lines.is_empty());
         assert!(second.lock().bytes.is_empty());
