@@ -271,7 +271,7 @@ impl Shared {
                 own.room.notify_all();
             }
         }
-        // A buffer that this list alone holds belongs to a thread that has
+        // A buffer that only this list references belongs to a thread that has
         // exited, and its lines are taken.
         state
             .threads
@@ -308,7 +308,7 @@ impl Shared {
     fn sleep_until_woken(&self) {
         let mut state = self.lock();
         self.asleep.store(true, Ordering::SeqCst);
-        // A thread that appends after this check sees `asleep` and wakes
+        // A thread that appends after this check reads `asleep` and wakes
         // this thread.
         let any_waiting = state.threads.iter().any(|own| !own.lock().lines.is_empty());
         while !any_waiting && !state.closing && self.asleep.load(Ordering::SeqCst) {

@@ -194,8 +194,8 @@ impl PhoneNumber {
         mask(&self.e164)
     }
 
-    /// The number as [`masked`](Self::masked) shows it, for writing into
-    /// a line without allocating.
+    /// Returns the number as [`masked`](Self::masked) shows it, for writing
+    /// into a line without allocating.
     pub fn masked_view(&self) -> Masked<'_> {
         Masked(&self.e164)
     }
