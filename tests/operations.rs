@@ -1513,3 +1513,24 @@ async fn busy_admin_port_stops_before_sources_start() {
     assert!(calls.is_empty(), "HubSpot was called: {calls:?}");
     drop(busy_listener);
 }
+
+/// The start-up check finds a process's own listener and no other
+/// process's.
+#[test]
+fn listener_check_finds_only_own_sockets() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    assert!(common::listens_on(std::process::id(), port));
+
+    let mut other = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let listened = common::listens_on(other.id(), port);
+    let _ = other.kill();
+    let _ = other.wait();
+    assert!(!listened);
+
+    drop(listener);
+    assert!(!common::listens_on(std::process::id(), port));
+}

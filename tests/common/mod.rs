@@ -60,6 +60,46 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Returns whether process `pid` has a socket listening on `port`, from the
+/// listening sockets in `/proc/net/tcp` and `tcp6` and the process's open
+/// sockets. A test picks a port that was free a moment ago, so another
+/// test's server can bind it first and respond in place of the server
+/// started on it.
+pub fn listens_on(pid: u32, port: u16) -> bool {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(table) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in table.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state), Some(inode)) =
+                (fields.get(1), fields.get(3), fields.get(9))
+            else {
+                continue;
+            };
+            let local_port = local
+                .rsplit_once(':')
+                .and_then(|(_, hex)| u16::from_str_radix(hex, 16).ok());
+            // State 0A is LISTEN.
+            if local_port == Some(port) && *state == "0A" {
+                inodes.push(format!("socket:[{inode}]"));
+            }
+        }
+    }
+    let Ok(descriptors) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    descriptors
+        .filter_map(Result::ok)
+        .filter_map(|descriptor| std::fs::read_link(descriptor.path()).ok())
+        .any(|target| {
+            inodes
+                .iter()
+                .any(|inode| target.as_os_str() == inode.as_str())
+        })
+}
+
 /// Builds a command for the `badgegate` binary with a predictable
 /// environment: no `RUST_LOG`, no `BADGEGATE_*` overrides, no secrets, no
 /// proxies, and `NO_COLOR=1` so that text logs have no ANSI escapes.
@@ -351,8 +391,8 @@ impl Drop for Gateway {
     }
 }
 
-/// Polls `GET /healthz` until it returns 200, the child exits, or
-/// [`START_TIMEOUT`] passes.
+/// Polls `GET /healthz` until the child listens on `port` and it returns
+/// 200, the child exits, or [`START_TIMEOUT`] passes.
 async fn wait_until_healthy(
     client: &reqwest::Client,
     child: &mut Child,
@@ -370,7 +410,7 @@ async fn wait_until_healthy(
             .send()
             .await
             .is_ok_and(|response| response.status() == reqwest::StatusCode::OK);
-        if healthy {
+        if healthy && listens_on(child.id(), port) {
             return Ok(());
         }
         if Instant::now() > limit {

@@ -234,8 +234,8 @@ fn is_executable(path: &Path) -> bool {
     path.is_file()
 }
 
-/// Sends `PING` until the server replies `+PONG`, the child exits, or
-/// [`START_TIMEOUT`] passes.
+/// Sends `PING` until the child listens on `port` and replies `+PONG`, the
+/// child exits, or [`START_TIMEOUT`] passes.
 fn wait_until_ready(child: &mut Child, port: u16) -> Result<(), String> {
     let limit = Instant::now() + START_TIMEOUT;
     let address = SocketAddr::from(([127, 0, 0, 1], port));
@@ -243,7 +243,7 @@ fn wait_until_ready(child: &mut Child, port: u16) -> Result<(), String> {
         if let Some(status) = child.try_wait().expect("polling the child failed") {
             return Err(format!("redis-server exited with {status} before serving"));
         }
-        if ping(address).is_ok() {
+        if ping(address).is_ok() && super::listens_on(child.id(), port) {
             return Ok(());
         }
         if Instant::now() > limit {
