@@ -7,6 +7,12 @@
 //! thread that logs wakes the logging thread only when it sleeps, and the
 //! logging thread sleeps until woken: it neither spins nor polls.
 //!
+//! NOTE: the order is that of appending, and a line's timestamp is read
+//! when it is formatted, just before. A thread that waits for a core in
+//! between appends its line after lines stamped later by other threads, so
+//! timestamps in the output can step back by that wait: up to a few hundred
+//! microseconds under load, as with one shared buffer before.
+//!
 //! A buffer per thread, rather than one that every thread appends to,
 //! keeps the worker threads of a busy gateway from writing the same lock and
 //! the same cache lines for every line. Timed in the running gateway under
