@@ -10,8 +10,9 @@
 //! NOTE: the order is that of appending, and a line's timestamp is read
 //! when it is formatted, just before. A thread that waits for a core in
 //! between appends its line after lines stamped later by other threads, so
-//! timestamps in the output can step back by that wait: up to a few hundred
-//! microseconds under load, as with one shared buffer before.
+//! timestamps in the output can step back by that wait: hundreds of
+//! microseconds under load, milliseconds when other programs keep the cores
+//! busy. One buffer shared by all threads had the same property.
 //!
 //! A buffer per thread, rather than one that every thread appends to,
 //! keeps the worker threads of a busy gateway from writing the same lock and
