@@ -91,13 +91,9 @@ struct Waiting {
 }
 
 impl Waiting {
-    /// Moves the lines appended at or before `cut`, or all lines when it is
-    /// `None`, to `taken`, oldest first.
-    fn take_until(&mut self, cut: Option<Instant>, taken: &mut Waiting) {
-        let count = match cut {
-            Some(cut) => self.lines.partition_point(|&(at, _)| at <= cut),
-            None => self.lines.len(),
-        };
+    /// Moves the lines appended at or before `cut` to `taken`, oldest first.
+    fn take_until(&mut self, cut: Instant, taken: &mut Waiting) {
+        let count = self.lines.partition_point(|&(at, _)| at <= cut);
         if count == 0 {
             return;
         }
@@ -198,6 +194,11 @@ impl Shared {
     }
 
     fn append_to(&self, own: &ThreadLines, line: &[u8]) {
+        // Nothing takes lines once the logging thread has finished, so they
+        // would only pile up.
+        if self.finished.load(Ordering::SeqCst) {
+            return;
+        }
         let mut waiting = own.lock();
         while waiting.bytes.len() >= WAITING_BYTES
             && !self.stopping.load(Ordering::SeqCst)
@@ -237,13 +238,13 @@ impl Shared {
             // Lines appended after the cut wait for the next batch, so that
             // a line that one thread appends while the logging thread takes
             // another thread's lines is not written before older lines.
-            let cut = (!closing).then(Instant::now);
-            self.take_lines(cut, &mut taken, &mut batch);
+            self.take_lines(Instant::now(), &mut taken, &mut batch);
             if batch.is_empty() {
-                if closing {
+                if !closing {
+                    self.sleep_until_woken();
+                } else if !self.any_waiting(&self.lock()) {
                     break;
                 }
-                self.sleep_until_woken();
                 continue;
             }
             // A failed write cannot be reported anywhere but the output that
@@ -264,11 +265,10 @@ impl Shared {
         self.lines_written.notify_all();
     }
 
-    /// Takes every thread's lines appended at or before `cut`, or all of
-    /// them when it is `None`, and appends them to `batch` in the order they
-    /// were appended. `taken` keeps the
+    /// Takes every thread's lines appended at or before `cut` and appends
+    /// them to `batch` in the order they were appended. `taken` keeps the
     /// buffers that the threads' lines are moved to.
-    fn take_lines(&self, cut: Option<Instant>, taken: &mut Vec<Waiting>, batch: &mut Vec<u8>) {
+    fn take_lines(&self, cut: Instant, taken: &mut Vec<Waiting>, batch: &mut Vec<u8>) {
         let mut state = self.lock();
         taken.resize_with(state.threads.len(), Waiting::default);
         for (own, taken) in state.threads.iter().zip(taken.iter_mut()) {
@@ -307,7 +307,13 @@ impl Shared {
         for lines in taken.iter_mut() {
             lines.clear();
             lines.bytes.shrink_to(KEPT_THREAD_CAPACITY);
+            lines.lines.shrink_to(KEPT_THREAD_CAPACITY / 64);
         }
+    }
+
+    /// Returns whether any thread has lines waiting.
+    fn any_waiting(&self, state: &State) -> bool {
+        state.threads.iter().any(|own| !own.lock().lines.is_empty())
     }
 
     /// Sleeps until a thread appends a line or the guard is dropped, unless
@@ -317,7 +323,7 @@ impl Shared {
         self.asleep.store(true, Ordering::SeqCst);
         // A thread that appends after this check reads `asleep` and wakes
         // this thread.
-        let any_waiting = state.threads.iter().any(|own| !own.lock().lines.is_empty());
+        let any_waiting = self.any_waiting(&state);
         while !any_waiting && !state.closing && self.asleep.load(Ordering::SeqCst) {
             state = self
                 .lines_waiting
@@ -566,12 +572,12 @@ mod tests {
 
         let mut taken = Vec::new();
         let mut batch = Vec::new();
-        shared.take_lines(Some(at(35)), &mut taken, &mut batch);
+        shared.take_lines(at(35), &mut taken, &mut batch);
         assert_eq!(String::from_utf8_lossy(&batch), "a10\nb20\na30\n");
 
         batch.clear();
         fill(&second, &[(60, "b60\n")]);
-        shared.take_lines(None, &mut taken, &mut batch);
+        shared.take_lines(at(1_000), &mut taken, &mut batch);
         assert_eq!(String::from_utf8_lossy(&batch), "b40\na50\nb60\n");
         assert!(first.lock().lines.is_empty());
         assert!(second.lock().bytes.is_empty());
@@ -597,6 +603,19 @@ mod tests {
         drop(guard);
         assert_eq!(output.joined().lines().count(), 21);
         assert_eq!(writer.shared.lock().threads.len(), 1);
+    }
+
+    #[test]
+    fn lines_after_the_last_batch_are_dropped() {
+        let output = Writes::default();
+        let (writer, guard) = spawn(output.clone()).unwrap();
+        write_line(&writer, "before\n");
+        drop(guard);
+        assert!(writer.shared.finished.load(Ordering::SeqCst));
+
+        write_line(&writer, "after\n");
+        assert_eq!(writer.shared.waiting_bytes(), 0);
+        assert_eq!(output.joined(), "before\n");
     }
 
     #[test]
