@@ -9,8 +9,8 @@
 //!
 //! NOTE: the order is that of appending, and a line's timestamp is read
 //! when it is formatted, just before. A thread that waits for a core in
-//! between appends its line after lines stamped later by other threads, so
-//! timestamps in the output can step back by that wait: hundreds of
+//! between appends its line after lines stamped later by other threads.
+//! Timestamps in the output can then step back by that wait: hundreds of
 //! microseconds under load, milliseconds when other programs keep the cores
 //! busy. One buffer shared by all threads had the same property.
 //!
