@@ -360,7 +360,9 @@ impl LineWriter {
     }
 }
 
-/// Appends one formatted line, or several, to the thread's buffer.
+/// Appends one formatted line, or several, to the thread's buffer. Each
+/// write is kept whole and ordered as one unit, so a line must be written in
+/// one call, as tracing-subscriber's formatter does.
 pub struct LineHandle<'a> {
     shared: &'a Shared,
 }
@@ -513,7 +515,9 @@ mod tests {
     fn writer_keeps_order_across_threads() {
         // Each round, one thread writes its line and then lets the other
         // write, so the first line must come out first whichever thread's
-        // buffer the logging thread takes first.
+        // buffer the logging thread takes first. This checks the merge; the
+        // race that the cut closes is rare here, and
+        // `taking_lines_stops_at_the_cut` checks the cut itself.
         let output = Writes::default();
         let (writer, guard) = spawn(output.clone()).unwrap();
         let (to_second, from_first) = std::sync::mpsc::channel::<usize>();
