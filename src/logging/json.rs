@@ -60,11 +60,7 @@ where
         if span.is_some() {
             return self.in_span.format_event(ctx, writer, event);
         }
-        build_line(
-            writer,
-            |line| write_line(line, event),
-            |writer| write_line(writer, event),
-        )
+        build_line(writer, |line| write_line(line, event))
     }
 }
 

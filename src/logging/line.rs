@@ -18,48 +18,32 @@ thread_local! {
 /// The largest line buffer a thread keeps between lines.
 const KEPT_LINE_CAPACITY: usize = 16 * 1024;
 
-/// Builds a line in the thread's buffer with `build`, then writes it to
-/// `writer` in one piece. An event logged while this thread formats another,
-/// from a field's `Debug` code, is written with `build_directly` instead.
-pub(super) fn build_line(
-    mut writer: Writer<'_>,
-    build: impl FnOnce(&mut String) -> fmt::Result,
-    build_directly: impl FnOnce(&mut Writer<'_>) -> fmt::Result,
-) -> fmt::Result {
+/// Runs `build` on the thread's line buffer, cleared, or on a new buffer
+/// when this thread is building a line already: an event logged from a
+/// field's `Debug` code while this thread formats another.
+pub(super) fn with_line<T>(build: impl FnOnce(&mut String) -> T) -> T {
     LINE.with(|line| match line.try_borrow_mut() {
         Ok(mut line) => {
             line.clear();
-            build(&mut line)?;
-            let written = writer.write_str(&line);
+            let result = build(&mut line);
             if line.capacity() > KEPT_LINE_CAPACITY {
                 *line = String::new();
             }
-            written
+            result
         }
-        Err(_) => build_directly(&mut writer),
+        Err(_) => build(&mut String::new()),
     })
 }
 
-/// Builds a line with `build`, in the thread's buffer unless a line is being
-/// built in it already, and hands it to `emit` if it was built whole.
-pub(super) fn with_line(build: impl FnOnce(&mut String) -> fmt::Result, emit: impl FnOnce(&str)) {
-    LINE.with(|line| match line.try_borrow_mut() {
-        Ok(mut line) => {
-            line.clear();
-            if build(&mut line).is_ok() {
-                emit(&line);
-            }
-            if line.capacity() > KEPT_LINE_CAPACITY {
-                *line = String::new();
-            }
-        }
-        Err(_) => {
-            let mut line = String::new();
-            if build(&mut line).is_ok() {
-                emit(&line);
-            }
-        }
-    });
+/// Builds a line with `build`, then writes it to `writer` in one piece.
+pub(super) fn build_line(
+    mut writer: Writer<'_>,
+    build: impl FnOnce(&mut String) -> fmt::Result,
+) -> fmt::Result {
+    with_line(|line| {
+        build(line)?;
+        writer.write_str(line)
+    })
 }
 
 /// A whole second that a thread formatted last, with its text
@@ -110,6 +94,23 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn nested_line_gets_own_buffer() {
+        // As when a field's `Debug` code logs while this thread formats a line.
+        let (outer, inner) = with_line(|outer| {
+            outer.push_str("outer ");
+            let inner = with_line(|inner| {
+                inner.push_str("inner");
+                inner.clone()
+            });
+            outer.push_str("line");
+            (outer.clone(), inner)
+        });
+        assert_eq!(outer, "outer line");
+        assert_eq!(inner, "inner");
+        assert_eq!(with_line(|line| line.len()), 0);
+    }
 
     #[test]
     fn timestamp_is_rfc3339_with_microseconds() {

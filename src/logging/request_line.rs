@@ -74,10 +74,11 @@ impl AnsweredLine<'_> {
         if let Some((format, writer)) = DIRECT.get() {
             if request_span.is_disabled() && no_current_span() {
                 if Self::enabled() {
-                    with_line(
-                        |line| self.write(*format, line, SystemTime::now()),
-                        |line| writer.append(line.as_bytes()),
-                    );
+                    with_line(|line| {
+                        if self.write(*format, line, SystemTime::now()).is_ok() {
+                            writer.append(line.as_bytes());
+                        }
+                    });
                 }
                 return;
             }

@@ -38,11 +38,7 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let sanitize = writer.sanitizes_ansi_escapes();
-        build_line(
-            writer,
-            |line| write_line(line, ctx, event, sanitize),
-            |writer| write_line(writer, ctx, event, sanitize),
-        )
+        build_line(writer, |line| write_line(line, ctx, event, sanitize))
     }
 }
 
