@@ -89,16 +89,20 @@ impl<W: Write> PlainVisitor<W> {
         self.writer.write_str(name)?;
         self.writer.write_char('=')
     }
+}
 
-    /// Writes ` name="value"` for a string that needs no escaping, with
-    /// `="` in one write: the `answered` line of every request has six such
-    /// fields.
-    fn write_plain_string(&mut self, name: &str, value: &str) -> fmt::Result {
-        self.separate()?;
-        self.writer.write_str(name)?;
-        self.writer.write_str("=\"")?;
-        self.writer.write_str(value)?;
-        self.writer.write_char('"')
+/// Writes a string field as `name="value"`, with `="` in one write, or as
+/// `name=` and the value as `{:?}` writes it when it needs escaping. The
+/// `answered` line of every request has six string fields.
+pub(super) fn write_string_field(writer: &mut impl Write, name: &str, value: &str) -> fmt::Result {
+    writer.write_str(name)?;
+    if is_plain(value) {
+        writer.write_str("=\"")?;
+        writer.write_str(value)?;
+        writer.write_char('"')
+    } else {
+        writer.write_char('=')?;
+        write!(writer, "{value:?}")
     }
 }
 
@@ -110,10 +114,9 @@ impl<W: Write> Visit for PlainVisitor<W> {
         self.result = match Name::of(field) {
             Name::Message => self.write_message(format_args!("{value}")),
             Name::LogMetadata => Ok(()),
-            Name::Field(name) if is_plain(value) => self.write_plain_string(name, value),
             Name::Field(name) => self
-                .write_name(name)
-                .and_then(|()| write!(self.writer, "{value:?}")),
+                .separate()
+                .and_then(|()| write_string_field(&mut self.writer, name, value)),
         };
     }
 
@@ -176,7 +179,7 @@ impl<W: Write> VisitFmt for PlainVisitor<W> {
 /// Returns whether `{:?}` writes `value` between quotes unchanged. Checks
 /// eight bytes at a time: a request id is 26 bytes, and every request at
 /// `log.level = "info"` checks five values.
-pub(super) fn is_plain(value: &str) -> bool {
+fn is_plain(value: &str) -> bool {
     let mut words = value.as_bytes().chunks_exact(8);
     let plain_words = words.by_ref().all(|word| {
         let word: [u8; 8] = word.try_into().expect("chunks of eight bytes");

@@ -9,14 +9,14 @@
 //! In colored output, inside a span, or under a test's subscriber, the line
 //! is a tracing event like any other.
 
-use std::fmt::{self, Write};
+use std::fmt;
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use badgegate_adapter::phone::Masked;
 use tracing::Level;
 
-use super::fields::{is_plain, write_f64};
+use super::fields::{write_f64, write_string_field};
 use super::json::{write_number, write_string};
 use super::line::{with_line, write_timestamp};
 use super::writer::LineWriter;
@@ -166,20 +166,10 @@ fn write_json_string(line: &mut String, name: &str, value: &str) -> fmt::Result 
     write_string(line, value)
 }
 
-/// Writes ` name="value"`, or ` name=` and the value as `{:?}` writes it
-/// when it needs escaping, as the text formatter writes a string field.
+/// Writes ` name="value"` as the text formatter writes a string field.
 fn write_text_string(line: &mut String, name: &str, value: &str) -> fmt::Result {
     line.push(' ');
-    line.push_str(name);
-    if is_plain(value) {
-        line.push_str("=\"");
-        line.push_str(value);
-        line.push('"');
-        Ok(())
-    } else {
-        line.push('=');
-        write!(line, "{value:?}")
-    }
+    write_string_field(line, name, value)
 }
 
 /// Returns whether no span is current, so that the line has no span to list.
