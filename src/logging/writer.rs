@@ -91,25 +91,22 @@ struct Waiting {
 }
 
 impl Waiting {
-    /// Moves the lines appended at or before `cut` to `taken`, oldest first.
-    fn take_until(&mut self, cut: Instant, taken: &mut Waiting) {
+    /// Moves the lines appended at or before `cut` to `into`, which is
+    /// empty, oldest first.
+    fn take_until(&mut self, cut: Instant, into: &mut Waiting) {
+        debug_assert!(into.lines.is_empty() && into.bytes.is_empty());
         let count = self.lines.partition_point(|&(at, _)| at <= cut);
         if count == 0 {
             return;
         }
-        if count == self.lines.len() && taken.lines.is_empty() {
-            std::mem::swap(&mut self.bytes, &mut taken.bytes);
-            std::mem::swap(&mut self.lines, &mut taken.lines);
+        if count == self.lines.len() {
+            std::mem::swap(&mut self.bytes, &mut into.bytes);
+            std::mem::swap(&mut self.lines, &mut into.lines);
             return;
         }
         let end = self.lines[count - 1].1;
-        let offset = taken.bytes.len();
-        taken.bytes.extend_from_slice(&self.bytes[..end]);
-        taken.lines.extend(
-            self.lines[..count]
-                .iter()
-                .map(|&(at, line_end)| (at, offset + line_end)),
-        );
+        into.bytes.extend_from_slice(&self.bytes[..end]);
+        into.lines.extend_from_slice(&self.lines[..count]);
         self.bytes.drain(..end);
         self.lines.drain(..count);
         for (_, line_end) in &mut self.lines {
@@ -232,13 +229,13 @@ impl Shared {
     /// is written.
     fn write_lines(&self, mut output: impl Write) {
         let mut batch = Vec::new();
-        let mut taken = Vec::new();
+        let mut taken_by_thread = Vec::new();
         loop {
             let closing = self.lock().closing;
             // Lines appended after the cut wait for the next batch, so that
             // a line that one thread appends while the logging thread takes
             // another thread's lines is not written before older lines.
-            self.take_lines(Instant::now(), &mut taken, &mut batch);
+            self.take_lines(Instant::now(), &mut taken_by_thread, &mut batch);
             if batch.is_empty() {
                 if !closing {
                     self.sleep_until_woken();
@@ -258,20 +255,17 @@ impl Shared {
         }
         self.finished.store(true, Ordering::SeqCst);
         let state = self.lock();
-        for own in &state.threads {
-            let _waiting = own.lock();
-            own.room.notify_all();
-        }
+        wake_waiting_for_room(&state);
         self.lines_written.notify_all();
     }
 
     /// Takes every thread's lines appended at or before `cut` and appends
-    /// them to `batch` in the order they were appended. `taken` keeps the
-    /// buffers that the threads' lines are moved to.
-    fn take_lines(&self, cut: Instant, taken: &mut Vec<Waiting>, batch: &mut Vec<u8>) {
+    /// them to `batch` in the order they were appended. `taken_by_thread`
+    /// keeps the buffers that each thread's lines are moved to.
+    fn take_lines(&self, cut: Instant, taken_by_thread: &mut Vec<Waiting>, batch: &mut Vec<u8>) {
         let mut state = self.lock();
-        taken.resize_with(state.threads.len(), Waiting::default);
-        for (own, taken) in state.threads.iter().zip(taken.iter_mut()) {
+        taken_by_thread.resize_with(state.threads.len(), Waiting::default);
+        for (own, taken) in state.threads.iter().zip(taken_by_thread.iter_mut()) {
             let mut waiting = own.lock();
             waiting.take_until(cut, taken);
             if waiting.blocked && waiting.bytes.len() < WAITING_BYTES {
@@ -285,9 +279,9 @@ impl Shared {
             .retain(|own| Arc::strong_count(own) > 1 || !own.lock().lines.is_empty());
         drop(state);
 
-        let mut next = vec![0; taken.len()];
+        let mut next = vec![0; taken_by_thread.len()];
         loop {
-            let oldest = taken
+            let oldest = taken_by_thread
                 .iter()
                 .zip(&next)
                 .enumerate()
@@ -296,7 +290,7 @@ impl Shared {
                 })
                 .min();
             let Some((_, index)) = oldest else { break };
-            let lines = &taken[index];
+            let lines = &taken_by_thread[index];
             let start = match next[index] {
                 0 => 0,
                 line => lines.lines[line - 1].1,
@@ -304,7 +298,7 @@ impl Shared {
             batch.extend_from_slice(&lines.bytes[start..lines.lines[next[index]].1]);
             next[index] += 1;
         }
-        for lines in taken.iter_mut() {
+        for lines in taken_by_thread.iter_mut() {
             lines.clear();
             lines.bytes.shrink_to(KEPT_THREAD_CAPACITY);
             lines.lines.shrink_to(KEPT_THREAD_CAPACITY / 64);
@@ -334,6 +328,16 @@ impl Shared {
     }
 }
 
+/// Wakes every thread that waits for room, so it checks again whether it
+/// still has to. Each buffer's lock is taken first, so that a thread about
+/// to wait does not miss the wake-up.
+fn wake_waiting_for_room(state: &State) {
+    for own in &state.threads {
+        let _waiting = own.lock();
+        own.room.notify_all();
+    }
+}
+
 /// Gives the formatter a handle that appends its lines to the thread's buffer.
 #[derive(Clone)]
 pub struct LineWriter {
@@ -352,11 +356,7 @@ impl LineWriter {
     /// that announces the stop, and every request after it, for good.
     pub fn stop_waiting_for_room(&self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
-        let state = self.shared.lock();
-        for own in &state.threads {
-            let _waiting = own.lock();
-            own.room.notify_all();
-        }
+        wake_waiting_for_room(&self.shared.lock());
     }
 }
 
@@ -574,14 +574,14 @@ mod tests {
         fill(&first, &[(10, "a10\n"), (30, "a30\n"), (50, "a50\n")]);
         fill(&second, &[(20, "b20\n"), (40, "b40\n")]);
 
-        let mut taken = Vec::new();
+        let mut taken_by_thread = Vec::new();
         let mut batch = Vec::new();
-        shared.take_lines(at(35), &mut taken, &mut batch);
+        shared.take_lines(at(35), &mut taken_by_thread, &mut batch);
         assert_eq!(String::from_utf8_lossy(&batch), "a10\nb20\na30\n");
 
         batch.clear();
         fill(&second, &[(60, "b60\n")]);
-        shared.take_lines(at(1_000), &mut taken, &mut batch);
+        shared.take_lines(at(1_000), &mut taken_by_thread, &mut batch);
         assert_eq!(String::from_utf8_lossy(&batch), "b40\na50\nb60\n");
         assert!(first.lock().lines.is_empty());
         assert!(second.lock().bytes.is_empty());
