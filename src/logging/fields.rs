@@ -93,7 +93,7 @@ impl<W: Write> PlainVisitor<W> {
 
 /// Writes a string field as `name="value"`, with `="` in one write, or as
 /// `name=` and the value as `{:?}` writes it when it needs escaping. The
-/// `answered` line of every request has six string fields.
+/// `answered` line of every request has five string fields.
 pub(super) fn write_string_field(writer: &mut impl Write, name: &str, value: &str) -> fmt::Result {
     writer.write_str(name)?;
     if is_plain(value) {

@@ -172,7 +172,7 @@ impl Shared {
             let own = self.register();
             self.append_to(&own, line);
             let mut buffers = buffers.borrow_mut();
-            // Buffers of writers that are gone are held by this list alone.
+            // Buffers of writers that are gone are referenced only by this list.
             buffers.retain(|(_, buffer)| Arc::strong_count(buffer) > 1);
             buffers.push((self.id, own));
         });

@@ -430,7 +430,7 @@ impl Masked<'_> {
     /// Appends the masked number to `out`.
     pub fn push_to(self, out: &mut String) {
         let (text, length) = self.text();
-        // `***` and ASCII digits.
+        // `***` and ASCII digits, so always valid UTF-8.
         out.push_str(std::str::from_utf8(&text[..length]).unwrap_or("***"));
     }
 }
