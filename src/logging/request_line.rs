@@ -11,10 +11,12 @@
 
 use std::fmt;
 use std::sync::OnceLock;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use badgegate_adapter::phone::Masked;
 use tracing::Level;
+
+use crate::clock::wall_time;
 
 use super::fields::{write_f64, write_string_field};
 use super::json::{write_number, write_string};
@@ -59,6 +61,9 @@ pub struct AnsweredLine<'a> {
     pub number: Masked<'a>,
     pub scheme: &'a str,
     pub latency_ms: f64,
+    /// When the request was answered: the line's timestamp, and its place
+    /// among the lines of other threads.
+    pub answered_at: Instant,
 }
 
 impl AnsweredLine<'_> {
@@ -75,8 +80,11 @@ impl AnsweredLine<'_> {
             if request_span.is_disabled() && no_current_span() {
                 if Self::enabled() {
                     with_line(|line| {
-                        if self.write(*format, line, SystemTime::now()).is_ok() {
-                            writer.append(line.as_bytes());
+                        if self
+                            .write(*format, line, wall_time(self.answered_at))
+                            .is_ok()
+                        {
+                            writer.append_at(line.as_bytes(), self.answered_at);
                         }
                     });
                 }
@@ -197,6 +205,7 @@ mod tests {
             number: Masked("+14155550123"),
             scheme: "hmac_sha256",
             latency_ms: 0.016,
+            answered_at: Instant::now(),
         };
         vec![
             found,

@@ -7,12 +7,15 @@
 //! thread that logs wakes the logging thread only when it sleeps, and the
 //! logging thread sleeps until woken: it neither spins nor polls.
 //!
-//! NOTE: the order is that of appending, and a line's timestamp is read
+//! NOTE: the order is that of the times lines are appended with. A line
+//! from tracing is timed when it is appended, and its timestamp is read
 //! when it is formatted, just before. A thread that waits for a core in
 //! between appends its line after lines stamped later by other threads.
 //! Timestamps in the output can then step back by that wait: hundreds of
 //! microseconds under load, milliseconds when other programs keep the cores
-//! busy. One buffer shared by all threads had the same property.
+//! busy. One buffer shared by all threads had the same property. The
+//! `answered` line is timed and stamped with one reading, so it steps back
+//! only when the logging thread took a batch while it was being appended.
 //!
 //! A buffer per thread, rather than one that every thread appends to,
 //! keeps the worker threads of a busy gateway from writing the same lock and
@@ -163,14 +166,14 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn append(&self, line: &[u8]) {
+    fn append(&self, line: &[u8], at: Option<Instant>) {
         let appended = BUFFERS.try_with(|buffers| {
             if let Some((_, own)) = buffers.borrow().iter().find(|(id, _)| *id == self.id) {
-                self.append_to(own, line);
+                self.append_to(own, line, at);
                 return;
             }
             let own = self.register();
-            self.append_to(&own, line);
+            self.append_to(&own, line, at);
             let mut buffers = buffers.borrow_mut();
             // Buffers of writers that are gone are referenced only by this list.
             buffers.retain(|(_, buffer)| Arc::strong_count(buffer) > 1);
@@ -180,7 +183,7 @@ impl Shared {
             // The thread is exiting and its list is gone, so the line goes
             // to a buffer of its own, which the logging thread drops once
             // it has taken the line.
-            self.append_to(&self.register(), line);
+            self.append_to(&self.register(), line, at);
         }
     }
 
@@ -190,7 +193,7 @@ impl Shared {
         own
     }
 
-    fn append_to(&self, own: &ThreadLines, line: &[u8]) {
+    fn append_to(&self, own: &ThreadLines, line: &[u8], at: Option<Instant>) {
         // Nothing takes lines once the logging thread has finished, so they
         // would only pile up.
         if self.finished.load(Ordering::SeqCst) {
@@ -210,9 +213,13 @@ impl Shared {
                 .unwrap_or_else(PoisonError::into_inner);
         }
         waiting.blocked = false;
-        // Read under the buffer's lock, so that a line the logging thread
-        // does not find when it takes lines was appended after its cut.
-        let at = Instant::now();
+        // A line's time is read before it is appended, so the logging thread
+        // can miss a line that is older than its cut and take it with the
+        // next batch. No line logged after that one was appended can be
+        // taken before it: its time is read later, so it is after the cut.
+        // A thread's times never step back, which taking lines relies on.
+        let at = at.unwrap_or_else(Instant::now);
+        let at = waiting.lines.last().map_or(at, |&(last, _)| at.max(last));
         waiting.bytes.extend_from_slice(line);
         let end = waiting.bytes.len();
         waiting.lines.push((at, end));
@@ -345,9 +352,10 @@ pub struct LineWriter {
 }
 
 impl LineWriter {
-    /// Appends one formatted line, or several.
-    pub(super) fn append(&self, lines: &[u8]) {
-        self.shared.append(lines);
+    /// Appends one formatted line that happened `at`, as read by its caller
+    /// just before, which saves reading the clock again.
+    pub(super) fn append_at(&self, line: &[u8], at: Instant) {
+        self.shared.append(line, Some(at));
     }
 
     /// Lets threads that log append past the limit from now on, waking those
@@ -379,7 +387,7 @@ impl<'a> MakeWriter<'a> for LineWriter {
 
 impl Write for LineHandle<'_> {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.shared.append(bytes);
+        self.shared.append(bytes, None);
         Ok(bytes.len())
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use actix_web::http::header::HeaderName;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -15,6 +15,7 @@ use super::client_limit::client_address;
 use super::response::{self, ErrorCode};
 use super::url;
 use crate::app::App;
+use crate::clock;
 use crate::logging::AnsweredLine;
 use crate::lookup::Outcome;
 use crate::signature::{
@@ -30,22 +31,31 @@ pub async fn contact_badge(request: HttpRequest, payload: web::Payload) -> HttpR
     // field instead.
     let span = tracing::debug_span!("badge_request", request_id = tracing::field::Empty);
     let mut counts = RequestCounts::default();
-    let (outcome, response) = answer(request, payload, started, span.clone(), &mut counts)
-        .instrument(span)
-        .await;
-    telemetry::request_answered(outcome, counts, started.elapsed());
+    let mut answered = None;
+    let (outcome, response) = answer(
+        request,
+        payload,
+        started,
+        span.clone(),
+        (&mut counts, &mut answered),
+    )
+    .instrument(span)
+    .await;
+    let answered = answered.unwrap_or_else(Instant::now);
+    telemetry::request_answered(outcome, counts, answered.saturating_duration_since(started));
     response
 }
 
 /// Answers one request, returning the outcome label for the metrics with
-/// the response, and filling in what else the metrics count. The request
-/// keeps the config it started with, even if a reload replaces it meanwhile.
+/// the response, and filling in what else the metrics count and, once the
+/// lookup has finished, the time it finished. The request keeps the config it started
+/// with, even if a reload replaces it meanwhile.
 async fn answer(
     request: HttpRequest,
     payload: web::Payload,
     started: Instant,
     span: tracing::Span,
-    counts: &mut RequestCounts,
+    (counts, answered): (&mut RequestCounts, &mut Option<Instant>),
 ) -> (&'static str, HttpResponse) {
     // Borrowed rather than extracted as a handler argument: the extractor
     // clones the `Data`, an atomic operation on a count every worker shares.
@@ -108,7 +118,9 @@ async fn answer(
     };
     let unverified = UnverifiedRequest::new(signature_headers(&request), &body, urls);
 
-    let verified = match runtime.verifier.verify(unverified, Utc::now()) {
+    // The timestamp window is checked against the request's arrival.
+    let arrived = DateTime::<Utc>::from(clock::wall_time(started.into_std()));
+    let verified = match runtime.verifier.verify(unverified, arrived) {
         Ok(verified) => verified,
         Err(RequestError::Unauthorized(rejection)) => {
             match &rejection {
@@ -168,6 +180,8 @@ async fn answer(
         .find(&caller, verified.request_id(), started)
         .await;
     counts.cache = Some(result.cache.label());
+    let finished = Instant::now();
+    *answered = Some(finished);
     if AnsweredLine::enabled() {
         let source = match &result.outcome {
             Outcome::Found(badge) => badge.source(),
@@ -182,7 +196,8 @@ async fn answer(
             scheme: verified.scheme().label(),
             // Whole microseconds, so the line reads `0.016` rather than
             // `0.0048779999999999995`.
-            latency_ms: started.elapsed().as_micros() as f64 / 1000.0,
+            latency_ms: finished.saturating_duration_since(started).as_micros() as f64 / 1000.0,
+            answered_at: finished.into_std(),
         }
         .log(&span);
     }
