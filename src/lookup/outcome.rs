@@ -25,6 +25,9 @@ pub struct Badge {
     email_end: u32,
     id_end: u32,
     has_email: bool,
+    /// No field JustCall reads contains a character that JSON escapes, so
+    /// the fields can be copied into a response as they are.
+    json_plain: bool,
 }
 
 impl Badge {
@@ -63,7 +66,27 @@ impl Badge {
             email_end,
             id_end,
             has_email: contact_email.is_some(),
+            json_plain: [name, link, email].iter().all(|field| is_json_plain(field)),
         }
+    }
+
+    /// Appends the fields JustCall reads as a JSON object, with the bytes
+    /// serde_json writes for [`Serialize`]. A badge whose fields need no
+    /// escaping, as nearly all do, is copied piece by piece.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        if !self.json_plain {
+            serde_json::to_writer(out, self).expect("writing JSON into a Vec cannot fail");
+            return;
+        }
+        out.extend_from_slice(b"{\"contact_name\":\"");
+        out.extend_from_slice(self.contact_name().as_bytes());
+        out.extend_from_slice(b"\",\"contact_profile_link\":\"");
+        out.extend_from_slice(self.contact_profile_link().as_bytes());
+        if let Some(email) = self.contact_email() {
+            out.extend_from_slice(b"\",\"contact_email\":\"");
+            out.extend_from_slice(email.as_bytes());
+        }
+        out.extend_from_slice(b"\"}");
     }
 
     pub fn contact_name(&self) -> &str {
@@ -97,6 +120,14 @@ impl Badge {
     pub fn contact_id(&self) -> &str {
         &self.text[self.email_end as usize..self.id_end as usize]
     }
+}
+
+/// Returns whether serde_json writes `text` as it is: it escapes quotes,
+/// backslashes and control characters below U+0020, and nothing else.
+fn is_json_plain(text: &str) -> bool {
+    !text
+        .bytes()
+        .any(|byte| byte < 0x20 || byte == b'"' || byte == b'\\')
 }
 
 /// Maximum bytes a badge keeps of each field.
@@ -276,6 +307,65 @@ pub struct LookupResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_is_written_as_serde_json_writes_it() {
+        let badges = [
+            Badge::new(
+                "Ada Lovelace",
+                "https://crm.example.com/contacts/42",
+                Some("ada@example.com"),
+                "hubspot",
+                "42",
+            ),
+            Badge::new(
+                "Zoë Ñúñez 李",
+                "https://crm.example.com/c?id=1&x=é",
+                None,
+                "zoho",
+                "7",
+            ),
+            Badge::new("", "", Some(""), "", ""),
+            Badge::new(
+                "Ada \"Countess\" Lovelace",
+                "https://crm.example.com/a\\b",
+                None,
+                "s",
+                "1",
+            ),
+            Badge::new(
+                "tab\there",
+                "line\nbreak",
+                Some("bell\u{7}\u{1f}"),
+                "s",
+                "1",
+            ),
+            Badge::new("del \u{7f} and \u{9b} stay", "/", Some("a@b"), "s", "1"),
+        ];
+        for (index, badge) in badges.iter().enumerate() {
+            let mut written = Vec::new();
+            badge.write_json(&mut written);
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                serde_json::to_string(badge).unwrap(),
+                "badge {index}"
+            );
+            // Badges 3 and 4 need escapes and go through serde_json.
+            assert_eq!(badge.json_plain, index < 3 || index == 5, "badge {index}");
+        }
+    }
+
+    #[test]
+    fn plain_check_matches_serde_json() {
+        for code in 0..=0x10ffff_u32 {
+            let Some(character) = char::from_u32(code) else {
+                continue;
+            };
+            let text = character.to_string();
+            let escaped = serde_json::to_string(&text).unwrap() != format!("\"{text}\"");
+            assert_eq!(is_json_plain(&text), !escaped, "U+{code:04X}");
+        }
+    }
 
     #[test]
     fn badge_gives_back_each_field() {
