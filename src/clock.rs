@@ -3,9 +3,10 @@
 //!
 //! Reading either clock costs about 50 ns on a virtual machine of the kind
 //! badgegate was measured on, and a cache hit used to read them seven times
-//! at `log.level = "info"`. The handler reads the monotonic clock when a
-//! request arrives and when it is answered; the signature check, the cache,
-//! the `answered` line and the metrics take their times from those two.
+//! at `log.level = "info"`. The handler reads the monotonic clock three
+//! times: when a request arrives, when its body is in, which the signature
+//! check and the cache's age check use, and when the lookup has finished,
+//! which the `answered` line and the metrics use.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant, SystemTime};

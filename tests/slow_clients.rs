@@ -1,7 +1,8 @@
 //! Clients that connect and then stall, against the real binary with
 //! `server.client_timeout_ms = 1000`: a connection that sends nothing, one
 //! that trickles its headers, one that trickles its body, idle keep-alive
-//! connections, and hundreds of idle connections opened at once. The gateway
+//! connections, and hundreds of idle connections opened at once. A body
+//! that arrives after its signature's timestamp left the window is stale. The gateway
 //! must close each connection or respond within a bound, and keep serving
 //! signed requests meanwhile.
 //!
@@ -333,4 +334,58 @@ async fn request_past_max_connections_waits_its_turn() {
         .map(|stream| read_until_gateway_closes(stream, "an idle connection"));
     join_all(closing).await;
     drop(idle);
+}
+
+#[tokio::test]
+async fn late_body_is_checked_on_arrival() {
+    // A body that arrives after its signature's timestamp has left the
+    // window is stale, however early the headers came.
+    let contacts = contacts_file(CONTACTS);
+    let config = format!(
+        r#"
+[server]
+client_timeout_ms = 10000
+
+[justcall]
+secrets = ["{SECRET}"]
+timestamp_tolerance_secs = 2
+
+[[sources]]
+name = "contacts"
+type = "file"
+path = {path}
+"#,
+        path = toml_string(&contacts.path().to_string_lossy())
+    );
+    let gateway = Gateway::start(&config).await;
+    let (fresh, _) = timed_badge_request(&gateway).await;
+    assert_ada_badge(&fresh);
+
+    let request = BadgeRequest::signed(SECRET, &gateway.badge_url(), ADA_NUMBER);
+    let body = request.body().into_bytes();
+    let mut headers = request.headers();
+    headers.push(("content-type", "application/json".to_string()));
+    headers.push(("content-length", body.len().to_string()));
+    let head = raw_http::head("POST", BADGE_PATH, "HTTP/1.1", gateway.port, &headers);
+    let mut stream = connect(&gateway).await;
+    stream
+        .write_all(head.as_bytes())
+        .await
+        .expect("sending the headers failed");
+    // The timestamp has whole seconds, so it is 3.5 to 4.5 s old when the
+    // body arrives, and the window is 2 s.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    stream
+        .write_all(&body)
+        .await
+        .expect("sending the body failed");
+
+    let response = read_one_response(&mut stream).await;
+    assert_eq!(response.status, 401, "{}", response.text());
+    assert_eq!(response.error_code(), "unauthorized", "{}", response.text());
+    assert!(
+        response.error_message().contains("timestamp"),
+        "{}",
+        response.text()
+    );
 }

@@ -208,13 +208,27 @@ impl Lookup {
         request_id: &str,
         started: Instant,
     ) -> LookupResult {
-        self.look_up(caller, request_id, started, false).await
+        self.find_at(caller, request_id, started, Instant::now())
+            .await
+    }
+
+    /// Like [`Lookup::find`], with the ages of cached answers judged at
+    /// `now`, a clock reading the caller has just taken.
+    pub async fn find_at(
+        &self,
+        caller: &PhoneNumber,
+        request_id: &str,
+        started: Instant,
+        now: Instant,
+    ) -> LookupResult {
+        self.look_up(caller, request_id, started, now, false).await
     }
 
     /// Like [`Lookup::find`], and every attempt lists the requests its
     /// adapter made, for `badgegate lookup`.
     pub async fn find_traced(&self, caller: &PhoneNumber, started: Instant) -> LookupResult {
-        self.look_up(caller, "trace", started, true).await
+        self.look_up(caller, "trace", started, Instant::now(), true)
+            .await
     }
 
     async fn look_up(
@@ -222,14 +236,11 @@ impl Lookup {
         caller: &PhoneNumber,
         request_id: &str,
         started: Instant,
+        now: Instant,
         traced: bool,
     ) -> LookupResult {
         let deadline = started + self.inner.deadline;
         let key = caller.e164();
-        // Ages are judged at the request's arrival, which saves reading the
-        // clock again on every cache hit. An answer stored after it counts
-        // as brand new.
-        let now = started;
         let cached = self.inner.cache.get(key, now);
         // The answer moves into the result rather than being cloned: a clone
         // and a drop would each write the badge's reference count, which

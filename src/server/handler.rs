@@ -118,9 +118,11 @@ async fn answer(
     };
     let unverified = UnverifiedRequest::new(signature_headers(&request), &body, urls);
 
-    // The timestamp window is checked against the request's arrival.
-    let arrived = DateTime::<Utc>::from(clock::wall_time(started.into_std()));
-    let verified = match runtime.verifier.verify(unverified, arrived) {
+    // Read once the body is in, so that a client that sends its body slowly
+    // cannot stretch the timestamp window or the ages of cached answers.
+    let received = Instant::now();
+    let received_at = DateTime::<Utc>::from(clock::wall_time(received.into_std()));
+    let verified = match runtime.verifier.verify(unverified, received_at) {
         Ok(verified) => verified,
         Err(RequestError::Unauthorized(rejection)) => {
             match &rejection {
@@ -177,7 +179,7 @@ async fn answer(
 
     let result = runtime
         .lookup
-        .find(&caller, verified.request_id(), started)
+        .find_at(&caller, verified.request_id(), started, received)
         .await;
     counts.cache = Some(result.cache.label());
     let finished = Instant::now();
