@@ -47,6 +47,16 @@ const TRICKLE_INTERVAL: Duration = Duration::from_millis(200);
 /// [`CLIENT_TIMEOUT`], with `server_keys` added to its `[server]` table. The
 /// file must outlive the gateway.
 async fn start_gateway(server_keys: &str) -> (Gateway, NamedTempFile) {
+    start_gateway_with(CLIENT_TIMEOUT, server_keys, "").await
+}
+
+/// Starts a gateway as [`start_gateway`] does, with `client_timeout` and
+/// with `justcall_keys` added to its `[justcall]` table.
+async fn start_gateway_with(
+    client_timeout: Duration,
+    server_keys: &str,
+    justcall_keys: &str,
+) -> (Gateway, NamedTempFile) {
     let contacts = contacts_file(CONTACTS);
     let config = format!(
         r#"
@@ -56,13 +66,14 @@ client_timeout_ms = {timeout}
 
 [justcall]
 secrets = ["{SECRET}"]
+{justcall_keys}
 
 [[sources]]
 name = "contacts"
 type = "file"
 path = {path}
 "#,
-        timeout = CLIENT_TIMEOUT.as_millis(),
+        timeout = client_timeout.as_millis(),
         path = toml_string(&contacts.path().to_string_lossy())
     );
     (Gateway::start(&config).await, contacts)
@@ -131,6 +142,18 @@ async fn read_one_response(stream: &mut TcpStream) -> RawResponse {
             return response;
         }
     }
+}
+
+/// Builds the head and the body of a signed request for Ada's number, for
+/// a test that sends them apart.
+fn signed_head_and_body(gateway: &Gateway) -> (String, Vec<u8>) {
+    let request = BadgeRequest::signed(SECRET, &gateway.badge_url(), ADA_NUMBER);
+    let body = request.body().into_bytes();
+    let mut headers = request.headers();
+    headers.push(("content-type", "application/json".to_string()));
+    headers.push(("content-length", body.len().to_string()));
+    let head = raw_http::head("POST", BADGE_PATH, "HTTP/1.1", gateway.port, &headers);
+    (head, body)
 }
 
 /// Builds a signed request for Ada's number.
@@ -203,12 +226,7 @@ async fn trickled_headers_are_cut_off() {
 #[tokio::test]
 async fn trickled_body_gets_request_timeout() {
     let (gateway, _contacts) = start_gateway("").await;
-    let request = BadgeRequest::signed(SECRET, &gateway.badge_url(), ADA_NUMBER);
-    let body = request.body().into_bytes();
-    let mut headers = request.headers();
-    headers.push(("content-type", "application/json".to_string()));
-    headers.push(("content-length", body.len().to_string()));
-    let head = raw_http::head("POST", BADGE_PATH, "HTTP/1.1", gateway.port, &headers);
+    let (head, body) = signed_head_and_body(&gateway);
     let stream = connect(&gateway).await;
     let (mut reader, mut writer) = stream.into_split();
     let started = Instant::now();
@@ -340,33 +358,12 @@ async fn request_past_max_connections_waits_its_turn() {
 async fn late_body_is_checked_on_arrival() {
     // A body that arrives after its signature's timestamp has left the
     // window is stale, however early the headers came.
-    let contacts = contacts_file(CONTACTS);
-    let config = format!(
-        r#"
-[server]
-client_timeout_ms = 10000
-
-[justcall]
-secrets = ["{SECRET}"]
-timestamp_tolerance_secs = 2
-
-[[sources]]
-name = "contacts"
-type = "file"
-path = {path}
-"#,
-        path = toml_string(&contacts.path().to_string_lossy())
-    );
-    let gateway = Gateway::start(&config).await;
+    let (gateway, _contacts) =
+        start_gateway_with(Duration::from_secs(10), "", "timestamp_tolerance_secs = 2").await;
     let (fresh, _) = timed_badge_request(&gateway).await;
     assert_ada_badge(&fresh);
 
-    let request = BadgeRequest::signed(SECRET, &gateway.badge_url(), ADA_NUMBER);
-    let body = request.body().into_bytes();
-    let mut headers = request.headers();
-    headers.push(("content-type", "application/json".to_string()));
-    headers.push(("content-length", body.len().to_string()));
-    let head = raw_http::head("POST", BADGE_PATH, "HTTP/1.1", gateway.port, &headers);
+    let (head, body) = signed_head_and_body(&gateway);
     let mut stream = connect(&gateway).await;
     stream
         .write_all(head.as_bytes())

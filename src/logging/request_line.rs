@@ -61,8 +61,8 @@ pub struct AnsweredLine<'a> {
     pub number: Masked<'a>,
     pub scheme: &'a str,
     pub latency_ms: f64,
-    /// When the request was answered: the line's timestamp, and its place
-    /// among the lines of other threads.
+    /// The time the lookup finished, which gives the line its timestamp and
+    /// its place among the lines of other threads.
     pub answered_at: Instant,
 }
 

@@ -37,7 +37,8 @@ pub async fn contact_badge(request: HttpRequest, payload: web::Payload) -> HttpR
         payload,
         started,
         span.clone(),
-        (&mut counts, &mut answered),
+        &mut counts,
+        &mut answered,
     )
     .instrument(span)
     .await;
@@ -55,7 +56,8 @@ async fn answer(
     payload: web::Payload,
     started: Instant,
     span: tracing::Span,
-    (counts, answered): (&mut RequestCounts, &mut Option<Instant>),
+    counts: &mut RequestCounts,
+    answered: &mut Option<Instant>,
 ) -> (&'static str, HttpResponse) {
     // Borrowed rather than extracted as a handler argument: the extractor
     // clones the `Data`, an atomic operation on a count every worker shares.
