@@ -8,6 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 mod clean;
+mod validity;
 
 use phonenumber::country::Id;
 use phonenumber::metadata::DATABASE;
@@ -271,11 +272,13 @@ fn parse_ranked(raw: &str, region: Region, order: Order) -> Result<PhoneNumber, 
         let Ok(number) = phonenumber::parse(*region, text) else {
             continue;
         };
-        let e164 = number.format().mode(Mode::E164).to_string();
+        let Some(e164) = validity::e164(&number) else {
+            continue;
+        };
         if !round_trips(text, &e164) {
             continue;
         }
-        if phonenumber::is_valid(&number) {
+        if validity::is_valid(&number) {
             return Ok(PhoneNumber::from_parsed(&number, e164, cleaned.extension));
         }
         parsed.push((number, e164));
@@ -310,8 +313,9 @@ fn round_trips(text: &str, e164: &str) -> bool {
         return true;
     }
     phonenumber::parse(None, e164)
-        .map(|again| again.format().mode(Mode::E164).to_string() == e164)
-        .unwrap_or(false)
+        .ok()
+        .and_then(|again| validity::e164(&again))
+        .is_some_and(|again| again == e164)
 }
 
 /// Whether the national number has a length that some type of number
