@@ -73,9 +73,9 @@ impl HubspotAdapter {
         deadline: Instant,
         budget: Duration,
     ) -> Result<SearchResponse, LookupError> {
-        let body = SearchRequest::for_caller(query.caller());
+        let body = SearchRequest::for_caller(query.caller()).to_json();
         query.record_request(&self.name, || {
-            let json = serde_json::to_string(&body).unwrap_or_default();
+            let json = String::from_utf8_lossy(&body);
             format!(
                 "POST {} (Authorization: Bearer [redacted]) {json}",
                 self.search_url
@@ -85,7 +85,11 @@ impl HubspotAdapter {
             .http
             .post(self.search_url.clone())
             .header(reqwest::header::AUTHORIZATION, self.authorization.clone())
-            .json(&body);
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .body(body);
         // NOTE: `send` drops the error body, so a 429's `policyName` (SECONDLY,
         // TEN_SECONDLY_ROLLING or DAILY) is not reported. A DAILY limit looks
         // the same as a short burst.
