@@ -1,6 +1,6 @@
 //! badgegate's stand-in for the `regex-cache` crate, patched into the
 //! workspace for the `phonenumber` crate's metadata. It differs from the
-//! published crate in four ways, each measured on badgegate's phone parsing
+//! published crate in five ways, each measured on badgegate's phone parsing
 //! (`cargo bench --bench phone_parsing`):
 //!
 //! - Compiled patterns are looked up by a number given to each pattern text
@@ -17,6 +17,10 @@
 //!   against 7.5 µs here.
 //! - A pattern text that the metadata repeats (about a third of them) is
 //!   compiled once.
+//! - Each thread matches with its own clone of a compiled pattern, kept
+//!   after its first use, so a match takes no lock. The published crate
+//!   locks the shared cache on every match, and the `regex` crate's search
+//!   caches serve only the thread that used a pattern first without a lock.
 //! - Patterns are compiled without Unicode classes, so `\d` is `[0-9]`.
 //!   `phonenumber` matches them only against ASCII digits, because its parser
 //!   rejects other digits, so matches are the same, and a compiled pattern
@@ -29,17 +33,21 @@
 //! MB after loading the metadata to 37 MB on one thread and 49 MB on two,
 //! against 27 and 35 MB with the published crate. A parse took 6 µs, against
 //! 480 and 940 µs.
-//! Each thread that parses keeps its own search caches of the patterns it
-//! used, so memory grows with the number of threads that parse. A gateway
-//! called from a few countries compiles a few hundred patterns.
+//! Each thread that parses keeps its own clones and search caches of the
+//! patterns it used, so memory grows with the number of threads that parse.
+//! A clone shares the compiled pattern, so it adds the bookkeeping of one
+//! more set of search caches, not a compiled program. A gateway called from
+//! a few countries compiles a few hundred patterns.
 //!
 //! Only the part of the API that `phonenumber` uses is provided.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
 use regex::{Captures, Match, Replacer};
 pub use regex::{Error, Regex, RegexBuilder};
@@ -48,8 +56,14 @@ pub use regex::{Error, Regex, RegexBuilder};
 /// created with: more than the metadata's 3,815 patterns.
 pub const MIN_CAPACITY: usize = 4096;
 
+/// The source of each cache's id, which no other cache of the process has.
+static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(0);
+
 /// Compiled patterns by their number, at most `capacity` of them.
 pub struct RegexCache {
+    id: u64,
+    /// Counts evicted patterns, so that threads drop their clones of them.
+    evictions: Arc<AtomicU64>,
     capacity: usize,
     compiled: HashMap<u64, Compiled, BuildHasherDefault<NumberHasher>>,
     /// Counts lookups, so that each entry records when it was last used.
@@ -69,6 +83,8 @@ impl RegexCache {
     /// at least [`MIN_CAPACITY`].
     pub fn new(capacity: usize) -> RegexCache {
         RegexCache {
+            id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
+            evictions: Arc::new(AtomicU64::new(0)),
             capacity: capacity.max(MIN_CAPACITY),
             compiled: HashMap::default(),
             clock: 0,
@@ -106,6 +122,7 @@ impl RegexCache {
                 .map(|(number, _)| *number);
             if let Some(oldest) = oldest {
                 self.compiled.remove(&oldest);
+                self.evictions.fetch_add(1, Ordering::Release);
             }
         }
         let regex = Arc::new(compile());
@@ -164,7 +181,35 @@ impl Hasher for NumberHasher {
 #[derive(Clone)]
 pub struct CachedRegex {
     number: u64,
+    /// The id of the cache that gave `number`.
+    cache_id: u64,
+    /// The cache's eviction count.
+    evictions: Arc<AtomicU64>,
     builder: CachedRegexBuilder,
+}
+
+thread_local! {
+    /// This thread's clones of the compiled patterns it used, by cache.
+    static THREAD_COPIES: RefCell<Vec<ThreadCopies>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One thread's clones of the patterns of one cache. A clone shares the
+/// compiled pattern and has search caches of its own, so a match on this
+/// thread takes no lock.
+///
+/// NOTE: a match through a clone does not count as a use in the shared
+/// cache, so the cache evicts the pattern that threads fetched least
+/// recently, which may be one they still match often. Eviction needs more
+/// patterns than [`MIN_CAPACITY`], more than libphonenumber's metadata has.
+struct ThreadCopies {
+    cache_id: u64,
+    /// The cache's eviction count, gone when the cache and its patterns are.
+    evictions: Weak<AtomicU64>,
+    /// The eviction count when the clones were taken. After an eviction the
+    /// clones are dropped, so that they do not keep evicted patterns alive.
+    evictions_seen: u64,
+    /// Clones by pattern number.
+    regexes: Vec<Option<Regex>>,
 }
 
 impl CachedRegex {
@@ -173,6 +218,8 @@ impl CachedRegex {
         CachedRegexBuilder::new(cache, source).build()
     }
 
+    /// Returns the compiled pattern from the shared cache, compiling it when
+    /// the cache does not keep it.
     fn regex(&self) -> Arc<Regex> {
         let builder = &self.builder;
         let mut cache = builder
@@ -182,39 +229,94 @@ impl CachedRegex {
         cache.get_or_compile(self.number, || builder.compile())
     }
 
+    /// Calls `search` with this thread's clone of the compiled pattern,
+    /// taking the clone from the shared cache on the thread's first use.
+    fn with_regex<T>(&self, search: impl FnOnce(&Regex) -> T) -> T {
+        let mut search = Some(search);
+        let copied = THREAD_COPIES.try_with(|copies| {
+            // Already borrowed only if a replacer matches a pattern itself.
+            let mut copies = copies.try_borrow_mut().ok()?;
+            let evictions = self.evictions.load(Ordering::Acquire);
+            let copies = self.thread_copies(&mut copies, evictions);
+            let slot = usize::try_from(self.number).ok()?;
+            if copies.regexes.len() <= slot {
+                copies.regexes.resize(slot + 1, None);
+            }
+            let regex = copies.regexes[slot].get_or_insert_with(|| (*self.regex()).clone());
+            search.take().map(|search| search(regex))
+        });
+        match (copied, search) {
+            (Ok(Some(found)), _) => found,
+            // The thread is exiting, or its clones are in use.
+            (_, Some(search)) => search(&self.regex()),
+            (_, None) => unreachable!("a search that ran returned its result"),
+        }
+    }
+
+    /// Returns this thread's clones of the patterns of this pattern's cache,
+    /// emptied when the cache evicted a pattern since they were taken.
+    fn thread_copies<'c>(
+        &self,
+        copies: &'c mut Vec<ThreadCopies>,
+        evictions: u64,
+    ) -> &'c mut ThreadCopies {
+        let index = match copies
+            .iter()
+            .position(|copy| copy.cache_id == self.cache_id)
+        {
+            Some(index) => index,
+            None => {
+                copies.retain(|copy| copy.evictions.strong_count() > 0);
+                copies.push(ThreadCopies {
+                    cache_id: self.cache_id,
+                    evictions: Arc::downgrade(&self.evictions),
+                    evictions_seen: evictions,
+                    regexes: Vec::new(),
+                });
+                copies.len() - 1
+            }
+        };
+        let copy = &mut copies[index];
+        if copy.evictions_seen != evictions {
+            copy.regexes.clear();
+            copy.evictions_seen = evictions;
+        }
+        copy
+    }
+
     /// See [`Regex::is_match`].
     pub fn is_match(&self, text: &str) -> bool {
-        self.regex().is_match(text)
+        self.with_regex(|regex| regex.is_match(text))
     }
 
     /// See [`Regex::find`].
     pub fn find<'t>(&self, text: &'t str) -> Option<Match<'t>> {
-        self.regex().find(text)
+        self.with_regex(|regex| regex.find(text))
     }
 
     /// See [`Regex::captures`].
     pub fn captures<'t>(&self, text: &'t str) -> Option<Captures<'t>> {
-        self.regex().captures(text)
+        self.with_regex(|regex| regex.captures(text))
     }
 
     /// See [`Regex::replace`].
     pub fn replace<'t, R: Replacer>(&self, text: &'t str, replacer: R) -> Cow<'t, str> {
-        self.regex().replace(text, replacer)
+        self.with_regex(|regex| regex.replace(text, replacer))
     }
 
     /// See [`Regex::replace_all`].
     pub fn replace_all<'t, R: Replacer>(&self, text: &'t str, replacer: R) -> Cow<'t, str> {
-        self.regex().replace_all(text, replacer)
+        self.with_regex(|regex| regex.replace_all(text, replacer))
     }
 
     /// See [`Regex::shortest_match`].
     pub fn shortest_match(&self, text: &str) -> Option<usize> {
-        self.regex().shortest_match(text)
+        self.with_regex(|regex| regex.shortest_match(text))
     }
 
     /// See [`Regex::captures_len`].
     pub fn captures_len(&self) -> usize {
-        self.regex().captures_len()
+        self.with_regex(|regex| regex.captures_len())
     }
 
     /// Returns the pattern as written, without the builder's flags.
@@ -281,13 +383,15 @@ impl CachedRegexBuilder {
             .build()
             .parse(&self.source)
             .map_err(|error| Error::Syntax(error.to_string()))?;
-        let number = self
+        let mut cache = self
             .cache
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .number_of(&self.source, self.ignore_whitespace);
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let number = cache.number_of(&self.source, self.ignore_whitespace);
         Ok(CachedRegex {
             number,
+            cache_id: cache.id,
+            evictions: Arc::clone(&cache.evictions),
             builder: self.clone(),
         })
     }
@@ -355,16 +459,33 @@ mod tests {
         assert_eq!(shared.lock().unwrap().len(), 2);
     }
 
+    /// Matches `pattern` on a new thread, which fetches it from the shared
+    /// cache as every thread's first use does.
+    fn is_match_on_new_thread(pattern: &CachedRegex, text: &str) -> bool {
+        std::thread::scope(|scope| scope.spawn(|| pattern.is_match(text)).join().unwrap())
+    }
+
+    /// Counts this thread's clones of the patterns of `pattern`'s cache.
+    fn thread_clones(pattern: &CachedRegex) -> Option<usize> {
+        THREAD_COPIES.with(|copies| {
+            copies
+                .borrow()
+                .iter()
+                .find(|copy| copy.cache_id == pattern.cache_id)
+                .map(|copy| copy.regexes.iter().flatten().count())
+        })
+    }
+
     #[test]
     fn least_recently_used_is_evicted() {
         let shared = cache(2);
         let first = CachedRegex::new(Arc::clone(&shared), "a").unwrap();
         let second = CachedRegex::new(Arc::clone(&shared), "b").unwrap();
         let third = CachedRegex::new(Arc::clone(&shared), "c").unwrap();
-        first.is_match("a");
-        second.is_match("b");
-        first.is_match("a");
-        third.is_match("c");
+        is_match_on_new_thread(&first, "a");
+        is_match_on_new_thread(&second, "b");
+        is_match_on_new_thread(&first, "a");
+        is_match_on_new_thread(&third, "c");
         let entries = shared.lock().unwrap();
         assert!(entries.compiled.contains_key(&first.number));
         assert!(!entries.compiled.contains_key(&second.number));
@@ -385,6 +506,47 @@ mod tests {
         assert!(first.is_match("415"));
         assert!(again.is_match("415"));
         assert_eq!(shared.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn second_match_on_a_thread_skips_the_cache() {
+        let shared = cache(10);
+        let pattern = CachedRegex::new(Arc::clone(&shared), "\\d+").unwrap();
+        assert!(pattern.is_match("12"));
+        let fetches = shared.lock().unwrap().clock;
+        assert!(pattern.is_match("34"));
+        assert_eq!(pattern.find("x56").map(|found| found.start()), Some(1));
+        assert_eq!(shared.lock().unwrap().clock, fetches);
+        assert_eq!(thread_clones(&pattern), Some(1));
+    }
+
+    #[test]
+    fn eviction_drops_thread_clones() {
+        let shared = cache(1);
+        let first = CachedRegex::new(Arc::clone(&shared), "a").unwrap();
+        let second = CachedRegex::new(Arc::clone(&shared), "b").unwrap();
+        assert!(first.is_match("a"));
+        assert!(second.is_match("b"));
+        assert_eq!(shared.lock().unwrap().evictions.load(Ordering::Acquire), 1);
+        // The next match finds a new eviction count and keeps only its own pattern.
+        assert!(second.is_match("b"));
+        assert_eq!(thread_clones(&second), Some(1));
+        assert!(first.is_match("a"));
+        assert!(!first.is_match("b"));
+    }
+
+    #[test]
+    fn clones_of_a_dropped_cache_are_dropped() {
+        let dropped = CachedRegex::new(cache(10), "a").unwrap();
+        assert!(dropped.is_match("a"));
+        let dropped_id = dropped.cache_id;
+        drop(dropped);
+        let kept = CachedRegex::new(cache(10), "b").unwrap();
+        assert!(kept.is_match("b"));
+        let ids: Vec<u64> =
+            THREAD_COPIES.with(|copies| copies.borrow().iter().map(|copy| copy.cache_id).collect());
+        assert_eq!(ids, vec![kept.cache_id]);
+        assert_ne!(dropped_id, kept.cache_id);
     }
 
     #[test]
