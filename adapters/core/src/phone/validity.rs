@@ -107,20 +107,9 @@ mod tests {
         for metadata in DATABASE.iter() {
             let region: Option<Id> = metadata.id().parse().ok();
             let code = metadata.country_code();
-            let examples = [
-                Type::FixedLine,
-                Type::Mobile,
-                Type::TollFree,
-                Type::PremiumRate,
-                Type::SharedCost,
-                Type::PersonalNumber,
-                Type::Voip,
-                Type::Pager,
-                Type::Uan,
-                Type::Voicemail,
-            ]
-            .into_iter()
-            .filter_map(|kind| metadata.descriptors().get(kind)?.example());
+            let examples = NUMBER_TYPES
+                .into_iter()
+                .filter_map(|kind| metadata.descriptors().get(kind)?.example());
             for example in examples {
                 let last = example.chars().last().unwrap_or('0');
                 let other = if last == '9' { '0' } else { '9' };
