@@ -1,5 +1,5 @@
 //! Two facts about a number the `phonenumber` crate parsed: its E.164 form
-//! and whether libphonenumber's metadata holds it valid. Both functions
+//! and whether libphonenumber's metadata treats it as valid. Both functions
 //! return the crate's results with less work, because every caller the
 //! gateway has not seen is parsed on the request path.
 
