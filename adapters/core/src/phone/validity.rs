@@ -68,7 +68,7 @@ pub(super) fn is_valid(number: &phonenumber::PhoneNumber) -> bool {
 /// Number types, one of which a valid number belongs to. The crate's
 /// `number_type` returns `Type::Unknown` exactly when the general pattern
 /// or all of these fail to match.
-const NUMBER_TYPES: [Type; 10] = [
+const VALID_NUMBER_TYPES: [Type; 10] = [
     Type::PremiumRate,
     Type::TollFree,
     Type::SharedCost,
@@ -86,7 +86,7 @@ const NUMBER_TYPES: [Type; 10] = [
 fn has_number_type(metadata: &Metadata, national: &str) -> bool {
     let descriptors = metadata.descriptors();
     descriptors.general().is_match(national)
-        && NUMBER_TYPES.iter().any(|kind| {
+        && VALID_NUMBER_TYPES.iter().any(|kind| {
             descriptors
                 .get(*kind)
                 .is_some_and(|descriptor| descriptor.is_match(national))
@@ -107,7 +107,7 @@ mod tests {
         for metadata in DATABASE.iter() {
             let region: Option<Id> = metadata.id().parse().ok();
             let code = metadata.country_code();
-            let examples = NUMBER_TYPES
+            let examples = VALID_NUMBER_TYPES
                 .into_iter()
                 .filter_map(|kind| metadata.descriptors().get(kind)?.example());
             for example in examples {
